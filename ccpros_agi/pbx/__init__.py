@@ -1,0 +1,1 @@
+"""The Asterisk process: its root filesystem, its per-instance directories, its prompts."""

@@ -1,0 +1,237 @@
+"""The whole platform on one machine: PostgreSQL, Asterisk, the Python services.
+
+Used by ``ccpros run`` (the demo, ``make run``) and by the integration tests, so that what
+the tests start is what an operator starts.
+"""
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import structlog
+
+from ccpros_agi import confgen, routing
+from ccpros_agi.config import Config, load_config
+from ccpros_agi.pbx.instance import DEFAULT_ROOTFS, AsteriskInstance, InstanceSettings, ensure_rootfs, static_files
+from ccpros_agi.pbx.prompts import hold_music, synthesize
+from ccpros_agi.runtime import Runtime
+from ccpros_agi.secrets import Secrets, load_or_create_secrets
+from ccpros_agi.store import migrate
+from ccpros_agi.store.pgcluster import PrivateCluster, free_port
+
+log = structlog.get_logger("ccpros.platform")
+
+CEL_USER = "asterisk_cel"
+
+
+def free_udp_range(size: int, low: int = 20000, high: int = 60000) -> int:
+    """The start of ``size`` consecutive UDP ports free now (checked one by one)."""
+    import random
+
+    for _ in range(200):
+        start = random.randrange(low, high - size) & ~1
+        socks = []
+        try:
+            for port in range(start, start + size):
+                s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                socks.append(s)
+                s.bind(("127.0.0.1", port))
+            return start
+        except OSError:
+            continue
+        finally:
+            for s in socks:
+                s.close()
+    raise RuntimeError("no free UDP port range")
+
+
+@dataclass
+class Ports:
+    sip: int
+    ami: int
+    http: int
+    agi: int
+    web: int
+    rtp_start: int
+    rtp_end: int
+
+    @classmethod
+    def free(cls, rtp_size: int = 400) -> "Ports":
+        rtp = free_udp_range(rtp_size)
+        return cls(sip=free_port(), ami=free_port(), http=free_port(), agi=free_port(), web=free_port(),
+                   rtp_start=rtp, rtp_end=rtp + rtp_size - 1)
+
+    @classmethod
+    def demo(cls) -> "Ports":
+        return cls(sip=5060, ami=5038, http=8088, agi=4573, web=8080, rtp_start=10000, rtp_end=10999)
+
+
+@dataclass
+class Database:
+    """Where the call records go: a given server, or a private cluster this platform starts."""
+
+    url: str
+    host: str
+    port: int
+    name: str
+    cel_user: str
+    cel_password: str
+    cluster: PrivateCluster | None = None
+
+
+def menu_texts(config: Config) -> dict[str, str]:
+    return {
+        "menu": routing.menu_prompt(config),
+        "closed": "Bonjour. Le centre de contact des professionnels est actuellement fermé. "
+                  + routing.hours_sentence(config.hours) + " Merci de votre appel, au revoir.",
+    }
+
+
+@dataclass
+class Platform:
+    config_dir: Path
+    state_dir: Path
+    instance_name: str = "demo"
+    rootfs: Path = DEFAULT_ROOTFS
+    ports: Ports = field(default_factory=Ports.free)
+    database: Database | None = None      # None: start a private cluster in state_dir/pg
+    log_dir: Path | None = None
+
+    config: Config | None = None
+    secrets: Secrets | None = None
+    instance: AsteriskInstance | None = None
+    runtime: Runtime | None = None
+    services: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+
+    # -- start ------------------------------------------------------------------------------
+    def start(self) -> None:
+        self.config = load_config(self.config_dir)           # nothing starts on an invalid config
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        self.secrets = load_or_create_secrets(self.state_dir / "secrets.yaml", self.config)
+        ensure_rootfs(self.rootfs)
+        if self.database is None:
+            self.database = self._private_database()
+        migrate.upgrade(self.database.url)
+        self._start_asterisk()
+        self._start_services()
+
+    def _private_database(self) -> Database:
+        port = free_port() if self.ports != Ports.demo() else 5433
+        cluster = PrivateCluster(self.state_dir / "pg", port)
+        cluster.init(superuser_password=self.secrets.db_password)
+        cluster.start()
+        name, owner = "ccpros", "ccpros"
+        cluster.ensure_role(owner, self.secrets.db_password)
+        cluster.ensure_database(name, owner, self.secrets.db_password)
+        url = cluster.url(name, owner, self.secrets.db_password)
+        cel_password = self.secrets.db_password + "-cel"
+        migrate.upgrade(url)
+        migrate.ensure_cel_writer(cluster.admin_url(name), CEL_USER, cel_password, name)
+        return Database(url=url, host=cluster.host, port=cluster.port, name=name, cel_user=CEL_USER,
+                        cel_password=cel_password, cluster=cluster)
+
+    def _start_asterisk(self) -> None:
+        assert self.config and self.secrets and self.database
+        p, s, db = self.ports, self.secrets, self.database
+        self.instance = AsteriskInstance(self.rootfs, self.instance_name)
+        settings = InstanceSettings(
+            sip_port=p.sip, ami_port=p.ami, http_port=p.http, agi_port=p.agi, rtp_start=p.rtp_start,
+            rtp_end=p.rtp_end, ami_user=s.ami_user, ami_secret=s.ami_secret, ari_user=s.ari_user,
+            ari_password=s.ari_password, db_host=db.host, db_port=db.port, db_name=db.name,
+            db_user=db.cel_user, db_password=db.cel_password,
+            general_queue=routing.queue_name(self.config.general_topic))
+        files = static_files(settings, self.instance.dir)
+        files.update(confgen.generate(self.config, s.advisor_passwords))
+        self.instance.write_config(files)
+        synthesize(menu_texts(self.config), self.instance.sounds_dir)
+        hold_music(self.instance.sounds_dir / "moh")
+        self.instance.start()
+        log.info("asterisk_started", instance=self.instance_name, sip_port=p.sip)
+
+    def _start_services(self) -> None:
+        assert self.instance and self.secrets and self.database
+        self.runtime = Runtime(
+            config_dir=str(self.config_dir), database_url=self.database.url, agi_port=self.ports.agi,
+            ami_port=self.ports.ami, ami_user=self.secrets.ami_user, ami_secret=self.secrets.ami_secret,
+            http_port=self.ports.http, web_port=self.ports.web, sounds_dir=f"{self.instance.dir}/sounds")
+        self.runtime.save(self.state_dir / "runtime.json")
+        for name in ("events", "agi"):
+            self.start_service(name)
+        self.wait_ready()
+
+    def start_service(self, name: str, runtime: Runtime | None = None) -> subprocess.Popen[bytes]:
+        """Start one service process; ``runtime`` overrides this platform's (another config, say)."""
+        log_dir = self.log_dir or self.state_dir / "log"
+        log_dir.mkdir(parents=True, exist_ok=True)
+        runtime_file = self.state_dir / "runtime.json"
+        if runtime is not None:
+            runtime_file = self.state_dir / f"runtime-{name}.json"
+            runtime.save(runtime_file)
+        out = open(log_dir / f"{name}.log", "ab")
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "ccpros_agi.cli", "serve", name, "--runtime", str(runtime_file)],
+            stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        out.close()
+        self.services[name] = proc
+        return proc
+
+    def wait_ready(self, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for name, proc in self.services.items():
+                if proc.poll() is not None:
+                    raise RuntimeError(f"service {name} exited with {proc.returncode}; see its log")
+            if self.agi_listening() and self.web_status().get("ok"):
+                return
+            time.sleep(0.1)
+        raise RuntimeError(f"platform not ready after {timeout}s: {self.web_status()}")
+
+    def agi_listening(self) -> bool:
+        try:
+            socket.create_connection(("127.0.0.1", self.ports.agi), timeout=0.5).close()
+            return True
+        except OSError:
+            return False
+
+    def web_status(self) -> dict:
+        import json
+
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.ports.web}/status", timeout=2) as r:
+                return json.load(r)
+        except Exception as exc:  # noqa: BLE001 - any failure means "not ready"
+            return {"ok": False, "error": str(exc)}
+
+    # -- stop -------------------------------------------------------------------------------
+    def stop_service(self, name: str, *, kill: bool = False) -> None:
+        proc = self.services.pop(name, None)
+        if proc is None or proc.poll() is not None:
+            return
+        if kill:
+            proc.kill()
+        else:
+            proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+
+    def stop(self) -> None:
+        for name in list(self.services):
+            self.stop_service(name)
+        if self.instance:
+            self.instance.stop()
+        if self.database and self.database.cluster:
+            self.database.cluster.stop()
+
+    # -- what people need to know --------------------------------------------------------------
+    def accounts(self) -> list[tuple[str, str, str]]:
+        assert self.config and self.secrets
+        return [(a.id, self.secrets.advisor_passwords[a.id], a.site) for a in self.config.advisors]

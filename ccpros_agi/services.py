@@ -1,0 +1,76 @@
+"""Composition root of the long-running services: everything is wired here, nowhere else.
+
+Two processes, so that one can die without the other:
+  * ``agi``: the FastAGI server (the IVR and the routing decisions at call time);
+  * ``events``: the AMI listener that writes the call journey, and the HTTP status/API.
+"""
+from __future__ import annotations
+
+import asyncio
+import signal
+
+import structlog
+from aiohttp import web
+
+from ccpros_agi import web as webapp
+from ccpros_agi.agi.fastagi import AGIRequest, FastAGIServer
+from ccpros_agi.agi.inbound import InboundDeps, inbound
+from ccpros_agi.ami.client import AMIClient
+from ccpros_agi.ami.journey import Journey
+from ccpros_agi.config import load_config
+from ccpros_agi.runtime import Runtime
+from ccpros_agi.store import CallStore
+
+log = structlog.get_logger("ccpros.services")
+
+
+def _stop_on_signals() -> asyncio.Event:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    return stop
+
+
+async def serve_agi(rt: Runtime) -> None:
+    config = load_config(rt.config_dir)
+    store = await CallStore.connect(rt.database_url)
+    deps = InboundDeps(config=config, store=store, sounds_dir=rt.sounds_dir)
+
+    async def handle_inbound(req: AGIRequest) -> None:
+        await inbound(req, deps)
+
+    server = FastAGIServer({"/inbound": handle_inbound})
+    stop = _stop_on_signals()
+    port = await server.start(rt.host, rt.agi_port)
+    log.info("agi_ready", port=port)
+    try:
+        await stop.wait()
+    finally:
+        await server.close()
+        await store.close()
+        log.info("agi_stopped")
+
+
+async def serve_events(rt: Runtime) -> None:
+    config = load_config(rt.config_dir)
+    store = await CallStore.connect(rt.database_url)
+    advisors = {a.id: a.site for a in config.advisors}
+    journey = Journey(store, advisors.get)
+    ami = AMIClient(rt.host, rt.ami_port, rt.ami_user, rt.ami_secret, journey)
+    await ami.start()
+    runner = web.AppRunner(webapp.make_app(store, ami, config), access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, rt.host, rt.web_port).start()
+    log.info("web_ready", url=f"http://{rt.host}:{rt.web_port}/")
+    stop = _stop_on_signals()
+    try:
+        await stop.wait()
+    finally:
+        await runner.cleanup()
+        await ami.close()
+        await store.close()
+        log.info("events_stopped")
+
+
+SERVICES = {"agi": serve_agi, "events": serve_events}

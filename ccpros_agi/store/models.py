@@ -1,0 +1,139 @@
+"""SQLAlchemy 2 declarative models of the call record.
+
+The schema is created ONLY by the Alembic migrations (``migrations/versions``);
+these classes describe it (and a test checks they agree with the migrations).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Identity,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+ENTRY_KINDS = ("national", "office", "unknown")
+MENU_REASONS = ("choice", "no_input", "invalid")
+OUTCOMES = ("in_progress", "answered", "abandoned_queue", "abandoned_menu", "closed", "failed")
+EVENT_SOURCES = ("agi", "ami", "dialplan")
+CALLER_RAW_MAX = 80
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def _in(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+TSTZ = DateTime(timezone=True)
+
+
+class Call(Base):
+    """One row per call, keyed by Asterisk's linkedid."""
+
+    __tablename__ = "calls"
+    __table_args__ = (
+        CheckConstraint(_in("entry_kind", ENTRY_KINDS), name="entry_kind"),
+        CheckConstraint(_in("menu_reason", MENU_REASONS), name="menu_reason"),
+        CheckConstraint(_in("outcome", OUTCOMES), name="outcome"),
+        Index("ix_calls_arrived_at", "arrived_at"),
+        Index("ix_calls_outcome_arrived_at", "outcome", "arrived_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    linkedid: Mapped[str] = mapped_column(Text, unique=True)
+    called_number: Mapped[str | None] = mapped_column(Text)
+    caller_number: Mapped[str | None] = mapped_column(Text)  # E.164 when valid
+    caller_raw: Mapped[str | None] = mapped_column(Text)  # as sent by the trunk, <= 80 chars
+    entry_kind: Mapped[str] = mapped_column(Text, server_default=text("'unknown'"))
+    topic: Mapped[str | None] = mapped_column(Text)
+    menu_reason: Mapped[str | None] = mapped_column(Text)
+    queue: Mapped[str | None] = mapped_column(Text)
+    arrived_at: Mapped[datetime] = mapped_column(TSTZ)
+    menu_at: Mapped[datetime | None] = mapped_column(TSTZ)
+    queued_at: Mapped[datetime | None] = mapped_column(TSTZ)
+    answered_at: Mapped[datetime | None] = mapped_column(TSTZ)
+    ended_at: Mapped[datetime | None] = mapped_column(TSTZ)
+    advisor_id: Mapped[str | None] = mapped_column(Text)
+    site_id: Mapped[str | None] = mapped_column(Text)
+    outcome: Mapped[str] = mapped_column(Text, server_default=text("'in_progress'"))
+    # True when the call went through the dialplan fallback (FastAGI app unreachable or died).
+    fallback: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+    hangup_cause: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(TSTZ, server_default=text("now()"))
+
+
+class CallEvent(Base):
+    """Timeline of a call, from the FastAGI app, the AMI listener or the dialplan."""
+
+    __tablename__ = "call_events"
+    __table_args__ = (
+        CheckConstraint(_in("source", EVENT_SOURCES), name="source"),
+        Index("ix_call_events_linkedid_at", "linkedid", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    linkedid: Mapped[str] = mapped_column(
+        Text, ForeignKey("calls.linkedid", ondelete="CASCADE"), index=True
+    )
+    at: Mapped[datetime] = mapped_column(TSTZ)
+    source: Mapped[str] = mapped_column(Text)
+    kind: Mapped[str] = mapped_column(Text)
+    data: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))
+
+
+class Cel(Base):
+    """Table written by Asterisk's ``cel_pgsql`` (column names are what the module maps)."""
+
+    __tablename__ = "cel"
+    __table_args__ = (
+        Index("ix_cel_linkedid", "linkedid"),
+        Index("ix_cel_eventtime", "eventtime"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)  # serial
+    eventtype: Mapped[str] = mapped_column(String(30))
+    eventtime: Mapped[datetime] = mapped_column(TSTZ)
+    userdeftype: Mapped[str | None] = mapped_column(String(255))
+    cid_name: Mapped[str | None] = mapped_column(String(80))
+    cid_num: Mapped[str | None] = mapped_column(String(80))
+    cid_ani: Mapped[str | None] = mapped_column(String(80))
+    cid_rdnis: Mapped[str | None] = mapped_column(String(80))
+    cid_dnid: Mapped[str | None] = mapped_column(String(80))
+    exten: Mapped[str | None] = mapped_column(String(80))
+    context: Mapped[str | None] = mapped_column(String(80))
+    channame: Mapped[str | None] = mapped_column(String(80))
+    appname: Mapped[str | None] = mapped_column(String(80))
+    appdata: Mapped[str | None] = mapped_column(String(512))
+    amaflags: Mapped[int | None] = mapped_column(Integer)
+    accountcode: Mapped[str | None] = mapped_column(String(20))
+    peeraccount: Mapped[str | None] = mapped_column(String(20))
+    uniqueid: Mapped[str | None] = mapped_column(String(150))
+    linkedid: Mapped[str | None] = mapped_column(String(150))
+    userfield: Mapped[str | None] = mapped_column(String(255))
+    peer: Mapped[str | None] = mapped_column(String(80))
+    extra: Mapped[str | None] = mapped_column(String(512))

@@ -1,0 +1,93 @@
+"""HTTP: the platform's status (JSON for probes, a page for people) and the call records."""
+from __future__ import annotations
+
+import html
+from typing import Any
+
+from aiohttp import web
+
+from ccpros_agi.ami.client import AMIClient
+from ccpros_agi.config import Config
+
+STORE = web.AppKey("store", object)
+AMI = web.AppKey("ami", AMIClient)
+CONFIG = web.AppKey("config", Config)
+
+
+def make_app(store, ami: AMIClient, config: Config) -> web.Application:
+    app = web.Application()
+    app[STORE], app[AMI], app[CONFIG] = store, ami, config
+    app.router.add_get("/", status_page)
+    app.router.add_get("/status", status)
+    app.router.add_get("/api/calls", calls)
+    app.router.add_get("/api/calls/{linkedid}", call)
+    return app
+
+
+async def _health(app: web.Application) -> dict[str, Any]:
+    db_ok = True
+    try:
+        await app[STORE].recent_calls(limit=1)
+    except Exception:
+        db_ok = False
+    ami_ok = app[AMI].connected.is_set()
+    return {"ok": db_ok and ami_ok, "database": db_ok, "ami": ami_ok}
+
+
+async def status(request: web.Request) -> web.Response:
+    health = await _health(request.app)
+    return web.json_response(health, status=200 if health["ok"] else 503)
+
+
+def _jsonable(row: dict[str, Any]) -> dict[str, Any]:
+    return {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in row.items()}
+
+
+async def calls(request: web.Request) -> web.Response:
+    try:
+        limit = max(1, min(int(request.query.get("limit", "50")), 500))
+    except ValueError:
+        raise web.HTTPBadRequest(text="limit must be an integer")
+    rows = await request.app[STORE].recent_calls(limit=limit)
+    return web.json_response([_jsonable(r) for r in rows])
+
+
+async def call(request: web.Request) -> web.Response:
+    linkedid = request.match_info["linkedid"]
+    if len(linkedid) > 150:
+        raise web.HTTPBadRequest(text="linkedid too long")
+    row = await request.app[STORE].get_call(linkedid)
+    if row is None:
+        raise web.HTTPNotFound(text="no such call")
+    events = await request.app[STORE].call_events(linkedid)
+    return web.json_response({**_jsonable(row), "events": [_jsonable(e) for e in events]})
+
+
+_CALL_COLUMNS = ("arrived_at", "caller_number", "called_number", "entry_kind", "topic", "queue",
+                 "advisor_id", "site_id", "outcome")
+
+
+async def status_page(request: web.Request) -> web.Response:
+    app = request.app
+    health = await _health(app)
+    config = app[CONFIG]
+    rows = await app[STORE].recent_calls(limit=30) if health["database"] else []
+    esc = html.escape
+    state = " · ".join(f"{k}: {'OK' if v else 'DOWN'}" for k, v in health.items() if k != "ok")
+    head = "".join(f"<th>{esc(c)}</th>" for c in _CALL_COLUMNS)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{esc(str(r.get(c) if r.get(c) is not None else ''))}</td>"
+                         for c in _CALL_COLUMNS) + "</tr>" for r in rows)
+    sites = "".join(f"<li>{esc(s.name)}: {sum(1 for a in config.advisors if a.site == s.id)} conseillers</li>"
+                    for s in config.sites)
+    page = f"""<!doctype html><html lang="fr"><head><meta charset="utf-8">
+<title>ccpros — état de la plateforme</title>
+<style>body{{font-family:sans-serif;margin:2em}}table{{border-collapse:collapse}}
+td,th{{border:1px solid #ccc;padding:.2em .5em;font-size:90%}}</style></head><body>
+<h1>ccpros — état de la plateforme</h1>
+<p id="health">{esc(state)}</p>
+<p>Numéro national : {esc(config.national_number)}</p>
+<h2>Derniers appels</h2><table id="calls"><tr>{head}</tr>{body}</table>
+<h2>Sites</h2><ul>{sites}</ul>
+</body></html>"""
+    return web.Response(text=page, content_type="text/html")

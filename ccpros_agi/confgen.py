@@ -20,9 +20,10 @@ _ENDPOINT_COMMON = (
     "dtmf_mode=rfc4733",
     "rtp_symmetric=yes",
     "force_rport=yes",
-    "rewrite_contact=yes",
     "language=fr",
 )
+# Advisors' phones are on the administration's network: their Contact is used as registered
+# (rewrite_contact=no), so a phone may register from another port than the one it answers on.
 
 
 def _section(name: str, lines: Iterable[str]) -> str:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import structlog
+from sqlalchemy.engine import make_url
 
 from ccpros_agi import confgen, routing
 from ccpros_agi.config import Config, load_config
@@ -23,7 +24,7 @@ from ccpros_agi.pbx.prompts import hold_music, synthesize
 from ccpros_agi.runtime import Runtime
 from ccpros_agi.secrets import Secrets, load_or_create_secrets
 from ccpros_agi.store import migrate
-from ccpros_agi.store.pgcluster import PrivateCluster, free_port
+from ccpros_agi.store.pgcluster import PrivateCluster, free_port, psycopg_url
 
 log = structlog.get_logger("ccpros.platform")
 
@@ -60,6 +61,7 @@ class Ports:
     web: int
     rtp_start: int
     rtp_end: int
+    db: int | None = None           # the private PostgreSQL cluster's port (None: any free port)
 
     @classmethod
     def free(cls, rtp_size: int = 400) -> "Ports":
@@ -69,7 +71,23 @@ class Ports:
 
     @classmethod
     def demo(cls) -> "Ports":
-        return cls(sip=5060, ami=5038, http=8088, agi=4573, web=8080, rtp_start=10000, rtp_end=10999)
+        return cls(sip=5060, ami=5038, http=8088, agi=4573, web=8080, rtp_start=10000, rtp_end=10999, db=5433)
+
+    def busy(self) -> list[str]:
+        """The TCP/UDP ports of this set that something else already holds."""
+        taken = []
+        checks = [("sip", self.sip, socket.SOCK_DGRAM), ("ami", self.ami, socket.SOCK_STREAM),
+                  ("http", self.http, socket.SOCK_STREAM), ("agi", self.agi, socket.SOCK_STREAM),
+                  ("web", self.web, socket.SOCK_STREAM)]
+        if self.db:
+            checks.append(("db", self.db, socket.SOCK_STREAM))
+        for name, port, kind in checks:
+            with socket.socket(socket.AF_INET, kind) as s:
+                try:
+                    s.bind(("127.0.0.1", port))
+                except OSError:
+                    taken.append(f"{name} {port}")
+        return taken
 
 
 @dataclass
@@ -83,6 +101,14 @@ class Database:
     cel_user: str
     cel_password: str
     cluster: PrivateCluster | None = None
+
+    @classmethod
+    def from_url(cls, url: str) -> "Database":
+        """A server given by URL: Asterisk's CEL is written with the same credentials."""
+        u = make_url(psycopg_url(url))
+        return cls(url=u.render_as_string(hide_password=False), host=u.host or "127.0.0.1",
+                   port=u.port or 5432, name=u.database or "", cel_user=u.username or "",
+                   cel_password=u.password or "")
 
 
 def menu_texts(config: Config) -> dict[str, str]:
@@ -122,19 +148,17 @@ class Platform:
         self._start_services()
 
     def _private_database(self) -> Database:
-        port = free_port() if self.ports != Ports.demo() else 5433
-        cluster = PrivateCluster(self.state_dir / "pg", port)
+        cluster = PrivateCluster(self.state_dir / "pg", self.ports.db or free_port())
         cluster.init(superuser_password=self.secrets.db_password)
         cluster.start()
         name, owner = "ccpros", "ccpros"
         cluster.ensure_role(owner, self.secrets.db_password)
         cluster.ensure_database(name, owner, self.secrets.db_password)
         url = cluster.url(name, owner, self.secrets.db_password)
-        cel_password = self.secrets.db_password + "-cel"
         migrate.upgrade(url)
-        migrate.ensure_cel_writer(cluster.admin_url(name), CEL_USER, cel_password, name)
+        migrate.ensure_cel_writer(cluster, CEL_USER, self.secrets.cel_password, name)
         return Database(url=url, host=cluster.host, port=cluster.port, name=name, cel_user=CEL_USER,
-                        cel_password=cel_password, cluster=cluster)
+                        cel_password=self.secrets.cel_password, cluster=cluster)
 
     def _start_asterisk(self) -> None:
         assert self.config and self.secrets and self.database
@@ -235,3 +259,58 @@ class Platform:
     def accounts(self) -> list[tuple[str, str, str]]:
         assert self.config and self.secrets
         return [(a.id, self.secrets.advisor_passwords[a.id], a.site) for a in self.config.advisors]
+
+    def banner(self) -> str:
+        assert self.config
+        p = self.ports
+        lines = [
+            "",
+            "ccpros is running (Ctrl-C stops everything)",
+            f"  status page      http://127.0.0.1:{p.web}/",
+            f"  national number  {self.config.national_number} (calls from the trunk at "
+            f"{', '.join(self.config.trunk.match)} to 127.0.0.1:{p.sip})",
+            f"  SIP registrar    127.0.0.1:{p.sip} (UDP); advisors dial *21 to log in, *22 to log out",
+            f"  logs             {self.log_dir or self.state_dir / 'log'}, "
+            f"{self.instance.log_dir if self.instance else ''}",
+            "",
+            f"  {'advisor (SIP user)':<24} {'site':<22} password",
+        ]
+        lines += [f"  {user:<24} {site:<22} {password}" for user, password, site in self.accounts()]
+        return "\n".join(lines)
+
+
+def run_foreground(config_dir: Path, state_dir: Path, database_url: str | None) -> int:
+    """``make run``: start everything on the demo ports, print how to use it, keep the services up
+    (a service that dies is restarted), stop everything cleanly on Ctrl-C or SIGTERM."""
+    import signal
+
+    ports = Ports.demo()
+    if busy := ports.busy():
+        print(f"ports already in use: {', '.join(busy)} (is the platform already running?)", file=sys.stderr)
+        return 1
+    platform = Platform(config_dir=Path(config_dir), state_dir=state_dir.resolve(), ports=ports,
+                        database=Database.from_url(database_url) if database_url else None)
+    stopping = False
+
+    def on_signal(signum, frame):  # noqa: ARG001
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    try:
+        platform.start()
+        print(platform.banner(), flush=True)
+        while not stopping:
+            time.sleep(0.5)
+            for name, proc in list(platform.services.items()):
+                if proc.poll() is not None and not stopping:
+                    log.warning("service_died_restarting", service=name, returncode=proc.returncode)
+                    platform.start_service(name)
+            if platform.instance and not platform.instance.running() and not stopping:
+                log.error("asterisk_died", logs=str(platform.instance.log_dir))
+                return 1
+    finally:
+        print("stopping ccpros ...", file=sys.stderr, flush=True)
+        platform.stop()
+    return 0

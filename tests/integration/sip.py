@@ -212,9 +212,11 @@ class AdvisorPhone:
     uas: Sipp | None = field(default=None, init=False)
 
     def start(self) -> "AdvisorPhone":
-        self.uas = Sipp(self.sip_port, SCENARIOS / "advisor_uas.xml", ip=ADVISOR_IP, service=self.advisor_id,
-                        workdir=self.workdir, keys={"answer_ms": str(self.answer_ms)}, server=True,
-                        calls=None, timeout_s=3600).start()
+        # SIPp does not substitute keywords in <pause>: bake the answer delay into a copy
+        scenario = self.workdir / f"advisor-{self.advisor_id}.xml"
+        scenario.write_text((SCENARIOS / "advisor_uas.xml").read_text().replace("[answer_ms]", str(self.answer_ms)))
+        self.uas = Sipp(self.sip_port, scenario, ip=ADVISOR_IP, service=self.advisor_id,
+                        workdir=self.workdir, server=True, calls=None, timeout_s=3600).start()
         self.register(3600)
         return self
 

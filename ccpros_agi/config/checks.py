@@ -1,0 +1,365 @@
+"""Meaning checks across the configuration files, and assembly of the final :class:`Config`.
+
+Each check reports a Problem saying what is wrong and how to fix it. References to an entry that
+exists but has other problems are not reported again (no cascades).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from datetime import time
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import holidays
+import phonenumbers
+
+from .common import Collector, Entries, describe
+from .models import Advisor, Config, Hours, Site, Topic, Trunk
+from .schema import HoursRaw, PlatformRaw
+
+ID_RE = re.compile(r"[a-z0-9-]+")
+ENDPOINT_RE = re.compile(r"[A-Za-z0-9_-]+")
+MAX_ADVISOR_ID = 40  # advisor ids become PJSIP endpoint names
+DEPARTEMENT_RE = re.compile(r"0[1-9]|1[0-9]|2[1-9]|2A|2B|[3-8][0-9]|9[0-5]|97[1-6]")
+MAX_DEPARTEMENTS = 3
+KEY_RE = re.compile(r"[0-9]")
+TIME_RE = re.compile(r"([01][0-9]|2[0-3]):([0-5][0-9])|24:00")
+END_OF_DAY = "24:00"
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+TIMEOUT_RANGE = (1, 60)
+
+
+def build_config(parsed: dict[str, Any], source: Path, out: Collector) -> Config | None:
+    """Check the parsed files together; return the Config, or None if anything is missing or wrong."""
+    platform: PlatformRaw | None = parsed.get("platform.yaml")
+    sites: Entries | None = parsed.get("sites.yaml")
+    topics: Entries | None = parsed.get("topics.yaml")
+    advisors: Entries | None = parsed.get("advisors.yaml")
+    hours_raw: HoursRaw | None = parsed.get("hours.yaml")
+    numbers = _NumberBook(out)
+
+    trunk = _check_platform(platform, topics, numbers, out) if platform else None
+    site_models = _check_sites(sites, numbers, out) if sites else None
+    topic_models = _check_topics(topics, out) if topics else None
+    advisor_models = (
+        _check_advisors(advisors, sites, topics, platform, out) if advisors else None
+    )
+    if advisors:
+        _check_coverage(advisors, sites, topics, platform, out)
+    fallback_tz = platform.timezone if platform else None
+    hours = _check_hours(hours_raw, fallback_tz, out) if hours_raw else None
+
+    if out.problems or platform is None or trunk is None or hours is None:
+        return None
+    if site_models is None or topic_models is None or advisor_models is None:
+        return None
+    return Config(
+        national_number=platform.national_number,
+        timezone=platform.timezone,
+        menu_timeout_seconds=platform.menu.timeout_seconds,
+        general_topic=platform.general_topic,
+        trunk=trunk,
+        sites=site_models,
+        topics=topic_models,
+        advisors=advisor_models,
+        hours=hours,
+        source_dir=source,
+    )
+
+
+# --- helpers ---------------------------------------------------------------------------------------
+
+
+def _one_of(ids: frozenset[str] | set[str]) -> str:
+    return ", ".join(sorted(ids)) if ids else "(none defined)"
+
+
+def _id_problem(kind: str, ident: str, example: str, max_len: int | None = None) -> str | None:
+    if not ID_RE.fullmatch(ident):
+        return (f"{kind} id {ident!r} is invalid; use only lowercase letters a-z, digits and '-', "
+                f"e.g. '{example}'")
+    if max_len is not None and len(ident) > max_len:
+        return f"{kind} id {ident!r} is {len(ident)} characters long; shorten it to {max_len} at most"
+    return None
+
+
+def _timezone_problem(name: str) -> str | None:
+    try:
+        ZoneInfo(name)
+    except (KeyError, ValueError, OSError):  # ZoneInfoNotFoundError is a KeyError
+        return f"unknown time zone {name!r}; use an IANA name such as 'Europe/Paris'"
+    return None
+
+
+def _number_problem(value: str) -> str | None:
+    """None if ``value`` is a valid French number written in E.164 form."""
+    hint = "write it as +33 followed by 9 digits, without spaces, e.g. +33199001000"
+    try:
+        parsed = phonenumbers.parse(value, None)
+    except phonenumbers.NumberParseException:
+        return f"{value!r} is not a phone number in E.164 form; {hint}"
+    if parsed.country_code != 33:
+        return f"{value!r} is not a French number (country code +{parsed.country_code}); use a +33 number"
+    if not phonenumbers.is_valid_number(parsed):
+        return f"{value!r} is not a valid French number (no such number range); check the digits"
+    e164 = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+    if value != e164:
+        return f"{value!r} is not in E.164 form; write it as {e164}"
+    return None
+
+
+class _NumberBook:
+    """Checks phone numbers and reports one used twice anywhere in the configuration."""
+
+    def __init__(self, out: Collector) -> None:
+        self._out = out
+        self._seen: dict[str, str] = {}
+
+    def add(self, value: str, file: str, entry: str) -> None:
+        problem = _number_problem(value)
+        if problem:
+            self._out.add(file, entry, problem)
+            return
+        if value in self._seen:
+            self._out.add(file, entry, f"phone number {value} is already used by {self._seen[value]}; "
+                          "each number must appear only once, remove one of them")
+            return
+        self._seen[value] = f"{file} {entry}"
+
+
+# --- platform.yaml ---------------------------------------------------------------------------------
+
+
+def _check_platform(p: PlatformRaw, topics: Entries | None, numbers: _NumberBook,
+                    out: Collector) -> Trunk | None:
+    f = "platform.yaml"
+    numbers.add(p.national_number, f, "national_number")
+    if problem := _timezone_problem(p.timezone):
+        out.add(f, "timezone", problem)
+    low, high = TIMEOUT_RANGE
+    if not low <= p.menu.timeout_seconds <= high:
+        out.add(f, "menu", f"'timeout_seconds' must be between {low} and {high} seconds, "
+                f"got {p.menu.timeout_seconds}; 5 is a good value")
+    if topics is not None and p.general_topic not in topics.raw_ids():
+        out.add(f, "general_topic", f"general topic {p.general_topic!r} is not defined in topics.yaml; "
+                f"use one of: {_one_of(topics.raw_ids())}")
+    ok = True
+    if not ENDPOINT_RE.fullmatch(p.trunk.name) or len(p.trunk.name) > MAX_ADVISOR_ID:
+        ok = False
+        out.add(f, "trunk", f"trunk name {p.trunk.name!r} is invalid; use letters, digits, '-' or '_' "
+                f"(at most {MAX_ADVISOR_ID}), e.g. 'trunk'")
+    if not p.trunk.match:
+        ok = False
+        out.add(f, "trunk", "'match' is empty; list the carrier's IP addresses or networks, "
+                "e.g. [\"192.0.2.10\"]")
+    for index, value in enumerate(p.trunk.match):
+        try:
+            ipaddress.ip_network(value, strict=False)
+        except ValueError:
+            ok = False
+            out.add(f, f"trunk.match[{index}]", f"{value!r} is not an IP address or network; "
+                    "write an address like 192.0.2.10 or a network like 192.0.2.0/24")
+    return Trunk(name=p.trunk.name, match=tuple(p.trunk.match)) if ok else None
+
+
+# --- sites.yaml ------------------------------------------------------------------------------------
+
+
+def _check_sites(sites: Entries, numbers: _NumberBook, out: Collector) -> tuple[Site, ...]:
+    f = "sites.yaml"
+    ids: dict[str, str] = {}
+    covered: dict[str, str] = {}
+    result = []
+    for entry, s in sites.items:
+        if problem := _id_problem("site", s.id, "pau"):
+            out.add(f, entry, problem)
+        elif s.id in ids:
+            out.add(f, entry, f"duplicate site id {s.id!r} (already used by {ids[s.id]}); "
+                    "give each site its own id")
+        else:
+            ids[s.id] = entry
+        if not s.name.strip():
+            out.add(f, entry, "'name' is empty; write the site's name, e.g. 'Pau'")
+        if not 1 <= len(s.departements) <= MAX_DEPARTEMENTS:
+            out.add(f, entry, f"a site covers 1 to {MAX_DEPARTEMENTS} départements, got "
+                    f"{len(s.departements)}; fix 'departements'")
+        for dep in s.departements:
+            if not DEPARTEMENT_RE.fullmatch(dep):
+                out.add(f, entry, f"département {dep!r} is not a département code; write it as two "
+                        "digits in quotes (\"01\" to \"95\"), \"2A\", \"2B\" or \"971\" to \"976\"")
+            elif dep in covered:
+                out.add(f, entry, f"département {dep!r} is already covered by {covered[dep]}; "
+                        "a département belongs to one site only, remove it from one of them")
+            else:
+                covered[dep] = f"site {s.id!r}"
+        for index, number in enumerate(s.numbers):
+            numbers.add(number, f, f"{entry}.numbers[{index}]")
+        result.append(Site(id=s.id, name=s.name, departements=tuple(s.departements),
+                           numbers=tuple(s.numbers)))
+    return tuple(result)
+
+
+# --- topics.yaml -----------------------------------------------------------------------------------
+
+
+def _check_topics(topics: Entries, out: Collector) -> tuple[Topic, ...]:
+    f = "topics.yaml"
+    ids: dict[str, str] = {}
+    keys: dict[str, str] = {}
+    result = []
+    for entry, t in topics.items:
+        if problem := _id_problem("topic", t.id, "tva"):
+            out.add(f, entry, problem)
+        elif t.id in ids:
+            out.add(f, entry, f"duplicate topic id {t.id!r} (already used by {ids[t.id]}); "
+                    "give each topic its own id")
+        else:
+            ids[t.id] = entry
+        if not KEY_RE.fullmatch(t.key):
+            out.add(f, entry, f"key {t.key!r} must be a single digit from \"0\" to \"9\"; fix 'key'")
+        elif t.key in keys:
+            out.add(f, entry, f"DTMF key {t.key!r} is already used by {keys[t.key]}; "
+                    "give each topic its own key")
+        else:
+            keys[t.key] = f"topic {t.id!r}"
+        for name in ("label", "prompt"):
+            if not getattr(t, name).strip():
+                out.add(f, entry, f"'{name}' is empty; write the text")
+        result.append(Topic(id=t.id, label=t.label, key=t.key, prompt=t.prompt))
+    return tuple(result)
+
+
+# --- advisors.yaml ---------------------------------------------------------------------------------
+
+
+def _check_advisors(advisors: Entries, sites: Entries | None, topics: Entries | None,
+                    platform: PlatformRaw | None, out: Collector) -> tuple[Advisor, ...]:
+    f = "advisors.yaml"
+    site_ids = sites.raw_ids() if sites else None
+    topic_ids = topics.raw_ids() if topics else None
+    ids: dict[str, str] = {}
+    result = []
+    for entry, a in advisors.items:
+        if problem := _id_problem("advisor", a.id, "pau-01", MAX_ADVISOR_ID):
+            out.add(f, entry, problem)
+        elif a.id in ids:
+            out.add(f, entry, f"duplicate advisor id {a.id!r} (already used by {ids[a.id]}); "
+                    "give each advisor its own id")
+        else:
+            ids[a.id] = entry
+        if platform is not None and a.id == platform.trunk.name:
+            out.add(f, entry, f"advisor id {a.id!r} is the trunk's name in platform.yaml; both become "
+                    "PJSIP endpoints, rename the advisor")
+        if not a.name.strip():
+            out.add(f, entry, "'name' is empty; write the advisor's name")
+        if not a.site:
+            out.add(f, entry, "the advisor is in no site; add 'site:' with one of: "
+                    f"{_one_of(site_ids or set())}")
+        elif site_ids is not None and a.site not in site_ids:
+            out.add(f, entry, f"site {a.site!r} is not defined in sites.yaml; "
+                    f"use one of: {_one_of(site_ids)}")
+        seen: set[str] = set()
+        for topic in a.topics:
+            if topic in seen:
+                out.add(f, entry, f"topic {topic!r} is listed twice; list it once")
+            elif topic_ids is not None and topic not in topic_ids:
+                out.add(f, entry, f"topic {topic!r} is not defined in topics.yaml; use one of: "
+                        f"{_one_of(topic_ids)}")
+            seen.add(topic)
+        result.append(Advisor(id=a.id, name=a.name, site=a.site or "", topics=tuple(a.topics)))
+    return tuple(result)
+
+
+def _check_coverage(advisors: Entries, sites: Entries | None, topics: Entries | None,
+                    platform: PlatformRaw | None, out: Collector) -> None:
+    """Every site has advisors; every topic is handled by someone."""
+    staffed = set(advisors.raw_values("site"))
+    for entry, s in sites.items if sites else ():
+        if s.id not in staffed and ID_RE.fullmatch(s.id):
+            out.add("sites.yaml", entry, f"site {s.id!r} has no advisor; add advisors with "
+                    f"'site: {s.id}' in advisors.yaml or remove the site")
+    if platform is None or (topics and platform.general_topic not in topics.raw_ids()):
+        return  # the general topic is unknown: it would be reported as unhandled
+    handled = {t for ts in advisors.raw_values("topics") if isinstance(ts, list) for t in ts}
+    for entry, t in topics.items if topics else ():
+        if t.id != platform.general_topic and t.id not in handled:
+            out.add("topics.yaml", entry, f"no advisor handles topic {t.id!r}; add it to the 'topics' "
+                    "of some advisors in advisors.yaml or remove the topic")
+
+
+# --- hours.yaml ------------------------------------------------------------------------------------
+
+
+def _check_hours(h: HoursRaw, fallback_tz: str | None, out: Collector) -> Hours | None:
+    f = "hours.yaml"
+    before = len(out.problems)
+    tz = h.timezone or fallback_tz
+    if h.timezone is not None and (problem := _timezone_problem(h.timezone)):
+        out.add(f, "timezone", problem)
+    weekly = {day: () for day in range(7)}
+    for name, intervals in h.weekly.items():
+        if name not in WEEKDAYS:
+            out.add(f, "weekly", f"unknown weekday {name!r}; use one of: {', '.join(WEEKDAYS)}")
+            continue
+        weekly[WEEKDAYS.index(name)] = _check_day(name, intervals, out)
+    if len(out.problems) == before and not any(weekly.values()):
+        out.add(f, "weekly", "no opening hours in the whole week; add intervals such as "
+                "monday: [[\"08:30\", \"18:00\"]]")
+    country = h.public_holidays.country if h.public_holidays else None
+    subdivision = h.public_holidays.subdivision if h.public_holidays else None
+    if country is not None:
+        supported = holidays.list_supported_countries()
+        if country not in supported:
+            out.add(f, "public_holidays", f"unknown holiday country {country!r}; use a country code "
+                    "supported by the 'holidays' library, e.g. FR")
+        elif subdivision is not None and subdivision not in supported[country]:
+            out.add(f, "public_holidays", f"unknown subdivision {subdivision!r} for {country}; use one "
+                    f"of: {', '.join(supported[country])}, or remove 'subdivision'")
+    if len(out.problems) != before or tz is None:
+        return None
+    return Hours(timezone=tz, weekly=weekly, public_holidays_country=country,
+                 public_holidays_subdivision=subdivision, closed_dates=frozenset(h.closed_dates))
+
+
+def _check_day(name: str, intervals: list[Any], out: Collector) -> tuple[tuple[time, time], ...]:
+    f = "hours.yaml"
+    good: list[tuple[time, time]] = []
+    for index, interval in enumerate(intervals):
+        entry = f"weekly.{name}[{index}]"
+        if not isinstance(interval, list) or len(interval) != 2:
+            out.add(f, entry, f"an opening interval must be a pair of times like [\"08:30\", \"18:00\"], "
+                    f"got {describe(interval)}")
+            continue
+        start, end = (_parse_time(value, entry, out) for value in interval)
+        if start is None or end is None:
+            continue
+        if start >= end:
+            out.add(f, entry, f"empty interval: it starts at {start:%H:%M} and ends at {end:%H:%M}; "
+                    "the start must be before the end")
+            continue
+        good.append((start, end))
+    good.sort()
+    for (s1, e1), (s2, e2) in zip(good, good[1:]):
+        if s2 < e1:
+            out.add(f, f"weekly.{name}", f"intervals {s1:%H:%M}-{e1:%H:%M} and {s2:%H:%M}-{e2:%H:%M} "
+                    "overlap; merge them or fix the times")
+    return tuple(good)
+
+
+def _parse_time(value: Any, entry: str, out: Collector) -> time | None:
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 24 * 60:
+        hhmm = f"{value // 60:02d}:{value % 60:02d}"
+        out.add("hours.yaml", entry, f"time {value} is a number because YAML reads an unquoted {hhmm} "
+                f"as minutes; put it in quotes: \"{hhmm}\"")
+        return None
+    match = TIME_RE.fullmatch(value) if isinstance(value, str) else None
+    if match is None:
+        out.add("hours.yaml", entry, f"{describe(value)} is not a time; write it as \"HH:MM\" between "
+                "\"00:00\" and \"23:59\" (\"24:00\" for the end of the day), e.g. \"08:30\"")
+        return None
+    if value == END_OF_DAY:
+        return time.max  # "24:00": open until midnight (ends are excluded)
+    return time(int(match[1]), int(match[2]))

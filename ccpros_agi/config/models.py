@@ -1,0 +1,141 @@
+"""Validated, immutable configuration models (built by :func:`ccpros_agi.config.load_config`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, time
+from functools import cached_property
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One configuration problem: where it is and what to do about it."""
+
+    file: str
+    entry: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}: {self.entry}: {self.message}"
+
+
+class ConfigError(Exception):
+    """The configuration is invalid; ``problems`` lists every problem found."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = list(problems)
+        count = len(self.problems)
+        lines = "\n".join(str(p) for p in self.problems)
+        super().__init__(f"{count} configuration problem{'s' if count != 1 else ''}:\n{lines}")
+
+
+@dataclass(frozen=True)
+class Site:
+    id: str
+    name: str
+    departements: tuple[str, ...]
+    # Published SIE numbers (E.164) forwarded by the carrier to this site; optional.
+    numbers: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Topic:
+    id: str
+    label: str
+    key: str
+    prompt: str
+
+
+@dataclass(frozen=True)
+class Advisor:
+    id: str
+    name: str
+    site: str
+    topics: tuple[str, ...]  # as written in advisors.yaml, without the implicit general topic
+
+
+@dataclass(frozen=True)
+class Trunk:
+    name: str
+    match: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Hours:
+    timezone: str
+    # 0 = Monday ... 6 = Sunday; always the 7 keys, () for a closed day; intervals sorted, [start, end).
+    weekly: dict[int, tuple[tuple[time, time], ...]]
+    public_holidays_country: str | None = None
+    public_holidays_subdivision: str | None = None
+    closed_dates: frozenset[date] = field(default_factory=frozenset)
+
+    def __hash__(self) -> int:  # weekly is a dict: hash its items so that Config stays hashable
+        return hash((self.timezone, tuple(sorted(self.weekly.items())), self.public_holidays_country,
+                     self.public_holidays_subdivision, self.closed_dates))
+
+
+@dataclass(frozen=True)
+class Config:
+    national_number: str
+    timezone: str
+    menu_timeout_seconds: int
+    general_topic: str
+    trunk: Trunk
+    sites: tuple[Site, ...]
+    topics: tuple[Topic, ...]
+    advisors: tuple[Advisor, ...]
+    hours: Hours
+    source_dir: Path
+
+    @cached_property
+    def _sites_by_id(self) -> dict[str, Site]:
+        return {s.id: s for s in self.sites}
+
+    @cached_property
+    def _topics_by_id(self) -> dict[str, Topic]:
+        return {t.id: t for t in self.topics}
+
+    @cached_property
+    def _topics_by_key(self) -> dict[str, Topic]:
+        return {t.key: t for t in self.topics}
+
+    @cached_property
+    def _advisors_by_id(self) -> dict[str, Advisor]:
+        return {a.id: a for a in self.advisors}
+
+    @cached_property
+    def _advisors_by_topic(self) -> dict[str, tuple[Advisor, ...]]:
+        return {
+            t.id: tuple(a for a in self.advisors if t.id in self.advisor_topics(a)) for t in self.topics
+        }
+
+    def site(self, site_id: str) -> Site:
+        """The site with this id; KeyError if unknown."""
+        return self._sites_by_id[site_id]
+
+    def topic(self, topic_id: str) -> Topic:
+        """The topic with this id; KeyError if unknown."""
+        return self._topics_by_id[topic_id]
+
+    def advisor(self, advisor_id: str) -> Advisor:
+        """The advisor with this id; KeyError if unknown."""
+        return self._advisors_by_id[advisor_id]
+
+    def topic_by_key(self, key: str) -> Topic | None:
+        """The topic chosen with this DTMF key, or None."""
+        return self._topics_by_key.get(key) if isinstance(key, str) else None
+
+    def general(self) -> Topic:
+        """The general topic (no input, wrong key, fallback)."""
+        return self.topic(self.general_topic)
+
+    def advisor_topics(self, advisor: Advisor | str) -> tuple[str, ...]:
+        """The advisor's topics plus the general topic (last), without duplicates."""
+        adv = self.advisor(advisor) if isinstance(advisor, str) else advisor
+        own = tuple(dict.fromkeys(t for t in adv.topics if t != self.general_topic))
+        return own + (self.general_topic,)
+
+    def advisors_for_topic(self, topic_id: str) -> tuple[Advisor, ...]:
+        """Advisors handling this topic (everyone for the general topic); KeyError if unknown."""
+        return self._advisors_by_topic[topic_id]

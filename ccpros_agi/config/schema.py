@@ -1,0 +1,89 @@
+"""Shapes of the YAML files (types and allowed keys only; meaning is checked in checks.py).
+
+List entries (sites, topics, advisors) are validated one by one so that one bad entry does not
+hide the problems of the others.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, StrictInt
+
+
+class Raw(BaseModel):
+    # extra="forbid": an unknown key (a typo) is an error.
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class MenuRaw(Raw):
+    timeout_seconds: StrictInt
+
+
+class TrunkRaw(Raw):
+    name: str
+    match: list[str]
+
+
+class PlatformRaw(Raw):
+    national_number: str
+    timezone: str
+    menu: MenuRaw
+    general_topic: str
+    trunk: TrunkRaw
+
+
+class SiteRaw(Raw):
+    id: str
+    name: str
+    departements: list[str]
+    numbers: list[str] = []
+
+
+class TopicRaw(Raw):
+    id: str
+    label: str
+    key: str
+    prompt: str
+
+
+class AdvisorRaw(Raw):
+    id: str
+    name: str
+    site: str | None = None  # None is reported as "in no site" by the checks
+    topics: list[str] = []
+
+
+class PublicHolidaysRaw(Raw):
+    country: str
+    subdivision: str | None = None
+
+
+class HoursRaw(Raw):
+    timezone: str | None = None  # defaults to platform.yaml's timezone
+    weekly: dict[str, list[Any]]  # intervals are parsed by the checks, for precise messages
+    public_holidays: PublicHolidaysRaw | None = None
+    closed_dates: list[date] = []
+
+
+class SitesFile(Raw):
+    sites: list[Any]
+
+
+class TopicsFile(Raw):
+    topics: list[Any]
+
+
+class AdvisorsFile(Raw):
+    advisors: list[Any]
+
+
+# (file name, model of the whole file, list key, model of one list entry), in reading order
+FILES: tuple[tuple[str, type[Raw], str | None, type[Raw] | None], ...] = (
+    ("platform.yaml", PlatformRaw, None, None),
+    ("sites.yaml", SitesFile, "sites", SiteRaw),
+    ("topics.yaml", TopicsFile, "topics", TopicRaw),
+    ("advisors.yaml", AdvisorsFile, "advisors", AdvisorRaw),
+    ("hours.yaml", HoursRaw, None, None),
+)

@@ -1,0 +1,138 @@
+"""Routing policy as pure functions: opening hours, menu choice, queue names, menu text.
+
+No I/O: callers pass the configuration and the current time (a tz-aware datetime).
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+from functools import lru_cache
+from zoneinfo import ZoneInfo
+
+import holidays
+
+from ccpros_agi.config import Config, Hours, Topic
+
+LOOKAHEAD_DAYS = 31
+WELCOME = "Bienvenue au service des professionnels de la Direction générale des Finances publiques."
+DAY_NAMES = ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche")
+
+
+@lru_cache(maxsize=64)
+def _public_holidays(country: str, subdivision: str | None, year: int) -> frozenset[date]:
+    return frozenset(holidays.country_holidays(country, subdiv=subdivision, years=year).keys())
+
+
+def is_holiday(hours: Hours, day: date) -> bool:
+    """True if ``day`` is a public holiday of the configured country or one of the closed dates."""
+    if day in hours.closed_dates:
+        return True
+    if hours.public_holidays_country is None:
+        return False
+    return day in _public_holidays(hours.public_holidays_country, hours.public_holidays_subdivision, day.year)
+
+
+def _local(hours: Hours, now: datetime) -> datetime:
+    if now.tzinfo is None or now.utcoffset() is None:
+        raise ValueError("now must be a timezone-aware datetime")
+    return now.astimezone(ZoneInfo(hours.timezone))
+
+
+def is_open(hours: Hours, now: datetime) -> bool:
+    """True if the platform is open at ``now`` (start of an interval included, end excluded)."""
+    local = _local(hours, now)
+    if is_holiday(hours, local.date()):
+        return False
+    clock = local.time().replace(tzinfo=None)
+    return any(start <= clock < end for start, end in hours.weekly.get(local.weekday(), ()))
+
+
+def next_opening(hours: Hours, now: datetime) -> datetime | None:
+    """``now`` (in hours.timezone) if open, else the next interval start within 31 days, else None."""
+    local = _local(hours, now)
+    if is_open(hours, now):
+        return local
+    tz = ZoneInfo(hours.timezone)
+    for offset in range(LOOKAHEAD_DAYS + 1):
+        day = local.date() + timedelta(days=offset)
+        if is_holiday(hours, day):
+            continue
+        for start, _end in hours.weekly.get(day.weekday(), ()):
+            candidate = datetime.combine(day, start, tzinfo=tz)
+            # A start inside a DST gap does not exist: normalise it through UTC.
+            candidate = candidate.astimezone(ZoneInfo("UTC")).astimezone(tz)
+            if candidate > now:
+                return candidate
+    return None
+
+
+def _clock(t: time) -> str:
+    """8:30 -> "8 heures 30", 18:00 -> "18 heures", 1:05 -> "1 heure 5" (read well by a synthesizer)."""
+    if t == time.max:
+        return "minuit"
+    text = f"{t.hour} heure{'s' if t.hour > 1 else ''}"
+    return f"{text} {t.minute}" if t.minute else text
+
+
+def _days(first: int, last: int) -> str:
+    if first == last:
+        return f"le {DAY_NAMES[first]}"
+    if last == first + 1:
+        return f"le {DAY_NAMES[first]} et le {DAY_NAMES[last]}"
+    return f"du {DAY_NAMES[first]} au {DAY_NAMES[last]}"
+
+
+def _join(parts: list[str]) -> str:
+    return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " et " + parts[-1]
+
+
+def hours_sentence(hours: Hours) -> str:
+    """French sentence for the closed message, grouping consecutive days with the same hours."""
+    groups: list[tuple[int, int, tuple[tuple[time, time], ...]]] = []
+    for day in range(7):
+        intervals = hours.weekly.get(day, ())
+        if not intervals:
+            continue
+        if groups and groups[-1][1] == day - 1 and groups[-1][2] == intervals:
+            groups[-1] = (groups[-1][0], day, intervals)
+        else:
+            groups.append((day, day, intervals))
+    if not groups:
+        return "Nos conseillers ne sont pas joignables par téléphone pour le moment."
+    phrases = [
+        _days(first, last) + ", " + _join([f"de {_clock(s)} à {_clock(e)}" for s, e in intervals])
+        for first, last, intervals in groups
+    ]
+    text = "Nos conseillers vous répondent " + "; ".join(phrases)
+    if hours.public_holidays_country is not None:
+        text += ", sauf les jours fériés"
+    return text + "."
+
+
+def choose_topic(config: Config, digits: str | None) -> tuple[Topic, str]:
+    """(topic, reason): reason is "choice" for a valid key, "no_input" for nothing, else "invalid".
+
+    Never raises: any unexpected input leads to the general topic.
+    """
+    if digits is None or digits == "":
+        return config.general(), "no_input"
+    topic = config.topic_by_key(digits) if isinstance(digits, str) and len(digits) == 1 else None
+    if topic is None:
+        return config.general(), "invalid"
+    return topic, "choice"
+
+
+def queue_name(topic_id: str) -> str:
+    """Name of the Asterisk queue of a topic."""
+    return "q-" + topic_id
+
+
+def _keypad_order(topic: Topic) -> int:
+    """1, 2, ... 9 then 0, as on a telephone keypad."""
+    return 10 if topic.key == "0" else int(topic.key)
+
+
+def menu_prompt(config: Config) -> str:
+    """French text of the menu: a welcome sentence, then each topic's prompt in keypad order."""
+    prompts = [t.prompt.strip() for t in sorted(config.topics, key=_keypad_order)]
+    return " ".join([WELCOME, *prompts])

@@ -1,0 +1,169 @@
+"""The real platform for integration tests: Asterisk in its root filesystem, PostgreSQL,
+the Python services, on free ports; SIPp callers on the trunk and SIPp advisors' phones."""
+from __future__ import annotations
+
+import itertools
+import os
+import shutil
+import tempfile
+import uuid
+from datetime import datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import psycopg
+import pytest
+from psycopg.rows import dict_row
+
+from ccpros_agi.platform import Database, Platform
+from ccpros_agi.store.pgcluster import PrivateCluster  # noqa: F401 (type of db fixtures)
+from tests.integration.sip import AdvisorPhone, Caller, wait_for
+
+PROJECT = Path(__file__).resolve().parents[2]
+NATIONAL = "+33199001000"
+ALL_DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+
+def _config_copy(tmp_path_factory, name: str, hours_yaml: str) -> Path:
+    target = tmp_path_factory.mktemp(name)
+    shutil.copytree(PROJECT / "config", target, dirs_exist_ok=True)
+    (target / "hours.yaml").write_text(hours_yaml)
+    return target
+
+
+def _weekly(interval: str) -> str:
+    return "weekly:\n" + "".join(f"  {day}: [{interval}]\n" for day in ALL_DAYS)
+
+
+@pytest.fixture(scope="session")
+def open_config(tmp_path_factory) -> Path:
+    """The demo configuration, open at any hour of any day (tests run whenever CI runs)."""
+    return _config_copy(tmp_path_factory, "config-open",
+                        "timezone: Europe/Paris\n" + _weekly('["00:00", "24:00"]') + "closed_dates: []\n")
+
+
+@pytest.fixture(scope="session")
+def closed_config(tmp_path_factory) -> Path:
+    """The demo configuration, closed today (an exceptional closure around today's date)."""
+    today = datetime.now(ZoneInfo("Europe/Paris")).date()
+    days = ", ".join(str(today + timedelta(days=d)) for d in (-1, 0, 1))
+    return _config_copy(tmp_path_factory, "config-closed",
+                        "timezone: Europe/Paris\n" + _weekly('["08:30", "18:00"]')
+                        + f"public_holidays: {{country: FR}}\nclosed_dates: [{days}]\n")
+
+
+@pytest.fixture(scope="session")
+def platform(open_config, db_info):
+    state = Path(tempfile.mkdtemp(prefix="ccpros-it-"))
+    p = Platform(
+        config_dir=open_config, state_dir=state, instance_name=f"it-{os.getpid()}-{uuid.uuid4().hex[:6]}",
+        database=Database(url=db_info.url, host=db_info.host, port=db_info.port, name=db_info.dbname,
+                          cel_user=db_info.cel_user, cel_password=db_info.cel_password))
+    try:
+        p.start()
+        yield p
+    except Exception:
+        _dump_logs(p)
+        raise
+    finally:
+        p.stop()
+        if p.instance:
+            p.instance.remove()
+        shutil.rmtree(state, ignore_errors=True)
+
+
+def _dump_logs(p: Platform) -> None:
+    for path in sorted((p.state_dir / "log").glob("*.log")) + (
+            [p.instance.log_dir / "console.out"] if p.instance else []):
+        if path.exists():
+            print(f"--- {path} ---\n{path.read_text()[-5000:]}")
+
+
+@pytest.fixture
+def workdir():
+    path = Path(tempfile.mkdtemp(prefix="ccpros-sipp-"))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture
+def caller(platform, workdir) -> Caller:
+    return Caller(platform.ports.sip, workdir)
+
+
+@pytest.fixture
+def phones(platform, workdir):
+    """Start advisors' phones: ``phones("pau-01", "pau-02")``; logged out and stopped after the test."""
+    started: list[AdvisorPhone] = []
+
+    def start(*advisor_ids: str, login: bool = True, answer_ms: int = 300) -> list[AdvisorPhone]:
+        out = []
+        for advisor_id in advisor_ids:
+            phone = AdvisorPhone(advisor_id, platform.secrets.advisor_passwords[advisor_id], platform.ports.sip,
+                                 workdir, answer_ms=answer_ms).start()
+            started.append(phone)
+            if login:
+                phone.login()
+            out.append(phone)
+        return out
+
+    yield start
+    for phone in started:
+        phone.stop()
+
+
+@pytest.fixture(autouse=True)
+def _dump_on_failure(request, platform):
+    yield
+    report = getattr(request.node, "rep_call", None)
+    if report is not None and report.failed:
+        _dump_logs(platform)
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    setattr(item, f"rep_{report.when}", report)
+    return report
+
+
+class Records:
+    """The call records as the tests read them: straight from PostgreSQL."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url.replace("postgresql+psycopg://", "postgresql://")
+
+    def query(self, sql: str, *params) -> list[dict]:
+        with psycopg.connect(self.url, row_factory=dict_row) as conn:
+            return conn.execute(sql, params).fetchall()
+
+    def by_caller(self, caller_number: str) -> dict | None:
+        rows = self.query("SELECT * FROM calls WHERE caller_number = %s ORDER BY id DESC", caller_number)
+        return rows[0] if rows else None
+
+    def final(self, caller_number: str, timeout: float = 20) -> dict:
+        """The call of that caller once its outcome is decided."""
+        return wait_for(lambda: (r := self.by_caller(caller_number)) and r["outcome"] != "in_progress" and r,
+                        timeout, what=f"final record of {caller_number}")
+
+    def events(self, linkedid: str) -> list[str]:
+        return [r["kind"] for r in self.query(
+            "SELECT kind FROM call_events WHERE linkedid = %s ORDER BY at, id", linkedid)]
+
+    def cel_count(self, linkedid: str) -> int:
+        return self.query("SELECT count(*) AS n FROM cel WHERE linkedid = %s", linkedid)[0]["n"]
+
+
+@pytest.fixture(scope="session")
+def records(db_info) -> Records:
+    return Records(db_info.url)
+
+
+@pytest.fixture(scope="session")
+def new_caller_number():
+    """Distinct French mobile numbers in the range reserved for fiction (05 36 49 xx xx)."""
+    counter = itertools.count(uuid.uuid4().int % 5000)
+
+    def make() -> str:
+        return f"+3353649{next(counter) % 10000:04d}"
+    return make

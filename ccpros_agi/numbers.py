@@ -31,3 +31,8 @@ def to_e164(raw: str | None, region: str = "FR") -> str | None:
     if not phonenumbers.is_valid_number(number):
         return None
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def stored_number(raw: str | None) -> str | None:
+    """How a number is recorded: E.164 when it is a valid one, else the cleaned raw text, else None."""
+    return to_e164(raw) or clean_raw(raw, MAX_RAW) or None

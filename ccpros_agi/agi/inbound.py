@@ -17,9 +17,12 @@ from ccpros_agi import routing
 from ccpros_agi.agi import variables as v
 from ccpros_agi.agi.fastagi import AGIRequest
 from ccpros_agi.config import Config
-from ccpros_agi.numbers import clean_raw, to_e164
+from ccpros_agi.numbers import clean_raw, stored_number, to_e164
 
 log = structlog.get_logger("ccpros.agi.inbound")
+
+# The contract with dialplan/inbound.conf (the variables it reads), sent as ?dialplan=N.
+DIALPLAN_VERSION = "1"
 
 
 def utcnow() -> datetime:
@@ -50,6 +53,8 @@ async def inbound(req: AGIRequest, deps: InboundDeps) -> None:
     linkedid = await req.get_full_variable("${CHANNEL(linkedid)}") or req.env.get("uniqueid", "")
     req.bind(linkedid=linkedid)
     now = deps.clock()
+    if req.params.get("dialplan") != DIALPLAN_VERSION:
+        log.warning("dialplan_version_mismatch", dialplan=req.params.get("dialplan"), expected=DIALPLAN_VERSION)
 
     called_raw = clean_raw(await req.get_variable(v.CALLED) or req.env.get("dnid", ""), 40)
     caller_raw = clean_raw(req.env.get("callerid", ""))
@@ -58,7 +63,7 @@ async def inbound(req: AGIRequest, deps: InboundDeps) -> None:
     if kind == "unknown":
         log.warning("unknown_called_number", called=called_raw)
     await _record("ensure_call", store.ensure_call(
-        linkedid, arrived_at=now, called_number=called or called_raw or None,
+        linkedid, arrived_at=now, called_number=stored_number(called_raw),
         caller_raw=caller_raw or None, caller_number=to_e164(caller_raw), entry_kind=kind))
     await _record("entry_kind", store.update_call(linkedid, entry_kind=kind))
 

@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 
 import structlog
 
-from ccpros_agi.numbers import clean_raw, to_e164
+from ccpros_agi.numbers import clean_raw, stored_number, to_e164
 
 log = structlog.get_logger("ccpros.journey")
 
@@ -60,7 +60,7 @@ class Journey:
             return
         caller_raw = clean_raw(event.get("CallerIDNum"))
         await self.store.ensure_call(
-            linkedid, arrived_at=at, called_number=clean_raw(event.get("Exten"), 40) or None,
+            linkedid, arrived_at=at, called_number=stored_number(event.get("Exten")),
             caller_raw=caller_raw or None, caller_number=to_e164(caller_raw))
         await self.store.add_event(linkedid, at, "ami", "channel_created", {"channel": event.get("Channel")})
         log.info("call_arrived", channel=event.get("Channel"), called=event.get("Exten"))

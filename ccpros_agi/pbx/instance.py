@@ -49,6 +49,7 @@ class InstanceSettings:
     db_user: str
     db_password: str
     general_queue: str
+    sip_bind: str = "127.0.0.1"     # the address carriers and softphones reach (production: not loopback)
 
 
 def fill(template: str, values: Mapping[str, object], *, source: str) -> str:

@@ -101,7 +101,7 @@ class Sipp:
 
 
 def caller_scenario(caller: str, *, dtmf: str | None, dtmf_after_ms: int, hangup_after_ms: int | None,
-                    expect_bye: bool) -> str:
+                    expect_bye: bool, display: str = "") -> str:
     """A business calling through the trunk: answer, maybe a DTMF key (RFC 4733), then either
     hang up after ``hangup_after_ms`` or wait for Asterisk to hang up (``expect_bye``)."""
     dtmf_part = ""
@@ -136,12 +136,13 @@ def caller_scenario(caller: str, *, dtmf: str | None, dtmf_after_ms: int, hangup
 
   ]]></send>
   <recv response="200" crlf="true"/>"""
+    name = f'"{display}" ' if display else ""
     return f"""<?xml version="1.0" encoding="UTF-8"?>
 <scenario name="caller">
   <send retrans="500"><![CDATA[
       INVITE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
       Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      From: <sip:{caller}@[local_ip]>;tag=[call_number]
+      From: {name}<sip:{caller}@[local_ip]>;tag=[call_number]
       To: <sip:[service]@[remote_ip]:[remote_port]>
       Call-ID: [call_id]
       CSeq: 1 INVITE
@@ -191,9 +192,9 @@ class Caller:
 
     def sipp(self, called: str, caller: str = "+33639980001", *, dtmf: str | None = None,
              dtmf_after_ms: int = 1500, hangup_after_ms: int | None = 6000, expect_bye: bool = False,
-             timeout_s: int = 60) -> Sipp:
+             timeout_s: int = 60, display: str = "") -> Sipp:
         xml = caller_scenario(caller, dtmf=dtmf, dtmf_after_ms=dtmf_after_ms,
-                              hangup_after_ms=hangup_after_ms, expect_bye=expect_bye)
+                              hangup_after_ms=hangup_after_ms, expect_bye=expect_bye, display=display)
         fd, path = tempfile.mkstemp(suffix=".xml", dir=self.workdir, prefix="caller-")
         Path(path).write_text(xml)
         return Sipp(self.sip_port, Path(path), ip=TRUNK_IP, service=called, workdir=self.workdir,

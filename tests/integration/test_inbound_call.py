@@ -155,3 +155,50 @@ def test_advisor_login_and_logout_by_feature_code(platform, phones):
     assert "alencon-01" in members
     phone.logout()
     assert "alencon-01" not in platform.instance.rx("queue show q-conseiller")
+
+
+def test_advisor_on_a_call_is_not_rung_again(platform, phones, caller, records, new_caller_number):
+    phones("perpignan-01")
+    first, second = new_caller_number(), new_caller_number()
+    call_1 = caller.sipp(NATIONAL, first, dtmf="9", hangup_after_ms=9000).start()
+    wait_for(lambda: (r := records.by_caller(first)) and r["answered_at"], what="first call answered")
+    call_2 = caller.sipp(NATIONAL, second, dtmf="9", hangup_after_ms=9000).start()
+    assert call_1.wait().ok and call_2.wait().ok
+    one, two = records.final(first), records.final(second)
+    assert one["advisor_id"] == two["advisor_id"] == "perpignan-01"
+    # the second caller waited in queue until the advisor hung up with the first one
+    assert two["queued_at"] < one["ended_at"] <= two["answered_at"]
+
+
+def test_unknown_number_and_hostile_caller_id_still_reach_an_advisor(platform, phones, caller, records):
+    phones("chalons-en-champagne-01")
+    # a valid SIP URI whose user part is no phone number, and a display name full of dialplan syntax
+    hostile = "0353019999&x,y$z"
+    result = caller.sipp("0261910999", hostile, dtmf="9", hangup_after_ms=4000,
+                         display="Eve ${SHELL(id)} & ; | ' \\\" x").run()
+    assert result.ok, result.output
+    rows = records.query("SELECT * FROM calls WHERE called_number = %s ORDER BY id DESC", "+33261910999")
+    assert rows, "the call to an unknown number was not recorded"
+    call = rows[0]
+    assert call["entry_kind"] == "unknown"
+    assert call["caller_number"] is None                 # not a valid number: not stored as one
+    assert (call["outcome"], call["advisor_id"]) == ("answered", "chalons-en-champagne-01")
+
+
+def test_status_page_and_call_api(platform, caller, records, new_caller_number):
+    import json
+    import urllib.request
+
+    number = new_caller_number()
+    assert caller.sipp(NATIONAL, number, hangup_after_ms=1000).run().ok
+    call = records.final(number)
+    base = f"http://127.0.0.1:{platform.ports.web}"
+    with urllib.request.urlopen(f"{base}/status") as r:
+        assert json.load(r) == {"ok": True, "database": True, "ami": True}
+    with urllib.request.urlopen(f"{base}/api/calls/{call['linkedid']}") as r:
+        body = json.load(r)
+    assert body["caller_number"] == number and body["outcome"] == "abandoned_menu"
+    assert [e["kind"] for e in body["events"]][0] == "channel_created"
+    with urllib.request.urlopen(f"{base}/") as r:
+        page = r.read().decode()
+    assert "ccpros" in page and number in page

@@ -64,9 +64,14 @@ async def serve_events(rt: Runtime) -> None:
     await web.TCPSite(runner, rt.host, rt.web_port).start()
     log.info("web_ready", url=f"http://{rt.host}:{rt.web_port}/")
     stop = _stop_on_signals()
+    stopped = asyncio.create_task(stop.wait())
     try:
-        await stop.wait()
+        # a refused AMI login ends the AMI task: exit non-zero rather than run blind
+        await asyncio.wait({stopped, ami.task}, return_when=asyncio.FIRST_COMPLETED)
+        if ami.task.done() and not ami.task.cancelled() and ami.task.exception():
+            raise SystemExit(f"AMI login refused: {ami.task.exception()}")
     finally:
+        stopped.cancel()
         await runner.cleanup()
         await ami.close()
         await store.close()

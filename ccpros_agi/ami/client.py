@@ -69,6 +69,11 @@ class AMIClient:
     async def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="ami")
 
+    @property
+    def task(self) -> asyncio.Task[None] | None:
+        """The connection loop; it ends (with AMIAuthError) only when the credentials are refused."""
+        return self._task
+
     async def close(self) -> None:
         if self._task:
             self._task.cancel()

@@ -7,8 +7,10 @@ To add a command: write ``def cmd_xxx(args: argparse.Namespace) -> int``, declar
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
+import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
@@ -42,6 +44,64 @@ def cmd_config_check(args: argparse.Namespace) -> int:
     print(f"config OK: {shown} — {len(config.sites)} sites, {len(config.advisors)} advisors, "
           f"{len(config.topics)} topics, national number {config.national_number}")
     return 0
+
+
+def cmd_directory_import(args: argparse.Namespace) -> int:
+    """Check a CSV of offices against the configuration (sites, numbers) and, if it has no problem,
+    make it the configuration's offices.csv (replaced atomically; the services read it at start)."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from ccpros_agi.config.schema import OFFICES_FILE
+    from ccpros_agi.directory import read_csv_text
+
+    target = Path(args.config) / OFFICES_FILE
+    try:
+        text = read_csv_text(args.file).removeprefix("\ufeff")
+        config = load_config(args.config, offices_csv=text, offices_name=str(args.file))
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        if len(exc.problems) > 1 or exc.problems[0].entry != "(file)":
+            count = len(exc.problems)
+            print(f"nothing imported ({count} problem{'s' if count != 1 else ''}): {target} is unchanged",
+                  file=sys.stderr)
+        return 1
+    try:
+        _replace_file(target, text)
+    except OSError as exc:
+        print(f"{target}: cannot write it ({exc.strerror or exc}); check the directory's permissions",
+              file=sys.stderr)
+        return 1
+    today = datetime.now(ZoneInfo(config.timezone)).date()
+    total, covered = len(config.directory), len(config.directory.covered_on(today))
+    print(f"imported {total} office{'s' if total != 1 else ''} into {target} ({covered} covered today, "
+          f"{total - covered} not covered)")
+    print("restart the services (ccpros run, or the 'agi' and 'events' services) to use it")
+    return 0
+
+
+def _replace_file(target: Path, text: str) -> None:
+    """Replace ``target`` atomically: a temporary file in the same directory, fsync, rename."""
+    mode = target.stat().st_mode & 0o777 if target.exists() else 0o644
+    fd, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(temporary, mode)
+        os.replace(temporary, target)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temporary)
+        raise
+    with contextlib.suppress(OSError):  # make the rename itself durable
+        dir_fd = os.open(target.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -84,6 +144,7 @@ def handlers() -> Mapping[str, Handler]:
     """Dispatcher: the ``command`` default set by each leaf parser -> its function."""
     return {
         "config check": cmd_config_check,
+        "directory import": cmd_directory_import,
         "serve": cmd_serve,
         "run": cmd_run,
     }
@@ -98,6 +159,14 @@ def build_parser() -> argparse.ArgumentParser:
     check = config_commands.add_parser("check", help="check the configuration directory")
     add_config_option(check)
     check.set_defaults(command="config check")
+
+    directory = commands.add_parser("directory", help="office (SIE) directory tools")
+    directory_commands = directory.add_subparsers(dest="action", metavar="ACTION", required=True)
+    directory_import = directory_commands.add_parser(
+        "import", help="check a CSV of offices and make it the configuration's offices.csv")
+    directory_import.add_argument("file", metavar="FILE.csv", type=Path, help="the offices, UTF-8 CSV")
+    add_config_option(directory_import)
+    directory_import.set_defaults(command="directory import")
 
     serve = commands.add_parser("serve", help="run one service (started by 'ccpros run')")
     serve.add_argument("service", choices=("agi", "events"))

@@ -112,11 +112,18 @@ class Database:
 
 
 def menu_texts(config: Config) -> dict[str, str]:
-    return {
+    """Every prompt of our own, by name (as the FastAGI handlers play them)."""
+    hours = routing.hours_sentence(config.hours)
+    texts = {
         "menu": routing.menu_prompt(config),
         "closed": "Bonjour. Le centre de contact des professionnels est actuellement fermé. "
-                  + routing.hours_sentence(config.hours) + " Merci de votre appel, au revoir.",
+                  + hours + " Merci de votre appel, au revoir.",
+        "office-closed": "Bonjour. Le service des impôts des entreprises est actuellement fermé. "
+                         + hours + " Merci de votre appel, au revoir.",
+        "individuals": routing.individuals_message(config),
     }
+    texts.update({f"online-{t.id}": t.online for t in config.topics if t.online})
+    return texts
 
 
 @dataclass
@@ -171,7 +178,7 @@ class Platform:
             db_user=db.cel_user, db_password=db.cel_password,
             general_queue=routing.queue_name(self.config.general_topic))
         files = static_files(settings, self.instance.dir)
-        files.update(confgen.generate(self.config, s.advisor_passwords))
+        files.update(confgen.generate(self.config, s.advisor_passwords, f"{self.instance.dir}/sounds"))
         self.instance.write_config(files)
         synthesize(menu_texts(self.config), self.instance.sounds_dir)
         hold_music(self.instance.sounds_dir / "moh")

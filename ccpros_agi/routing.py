@@ -5,6 +5,7 @@ No I/O: callers pass the configuration and the current time (a tz-aware datetime
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
@@ -12,6 +13,7 @@ from zoneinfo import ZoneInfo
 import holidays
 
 from ccpros_agi.config import Config, Hours, Topic
+from ccpros_agi.directory import Office
 
 LOOKAHEAD_DAYS = 31
 WELCOME = "Bienvenue au service des professionnels de la Direction générale des Finances publiques."
@@ -133,6 +135,63 @@ def _keypad_order(topic: Topic) -> int:
 
 
 def menu_prompt(config: Config) -> str:
-    """French text of the menu: a welcome sentence, then each topic's prompt in keypad order."""
+    """French text of the menu: a welcome sentence, each topic's prompt in keypad order, then the
+    key for private individuals who called the businesses' number by mistake."""
     prompts = [t.prompt.strip() for t in sorted(config.topics, key=_keypad_order)]
-    return " ".join([WELCOME, *prompts])
+    return " ".join([WELCOME, *prompts, config.individuals.prompt.strip()])
+
+
+def individuals_message(config: Config) -> str:
+    """Told to a private individual: this is the businesses' number, and theirs is ..."""
+    text = ("Ce numéro est réservé aux entreprises. Pour une question sur vos impôts de particulier, "
+            f"appelez le {speakable_number(config.individuals.number)}.")
+    if config.individuals.transfer:
+        return text + " Nous vous mettons en relation."
+    return text + f" Je répète : {speakable_number(config.individuals.number)}. Au revoir."
+
+
+# --- calls by called number (offices) ----------------------------------------------------------------
+@dataclass(frozen=True)
+class Entry:
+    """What a called number means: the national number, an office (SIE) number, or unknown."""
+
+    kind: str                        # "national" | "office" | "unknown"
+    office: Office | None = None
+    covering_site: str | None = None  # the office's covering site on the day of the call
+    home_site: str | None = None      # whose advisors are tried first (None: anywhere, longest idle)
+
+    @property
+    def own_line(self) -> bool:
+        """An office nobody covers today keeps answering its own calls."""
+        return self.kind == "office" and self.covering_site is None
+
+
+def classify_call(config: Config, called_e164: str | None, day: date) -> Entry:
+    if called_e164 is not None and called_e164 == config.national_number:
+        return Entry("national")
+    office = config.directory.office_for_number(called_e164) if called_e164 else None
+    if office is None:
+        return Entry("unknown")
+    site = office.covering_site(day)
+    return Entry("office", office, site, site)
+
+
+def site_queue_name(site_id: str, topic_id: str) -> str:
+    """Name of the queue of a topic for calls whose home site is ``site_id``."""
+    return f"q-{site_id}-{topic_id}"
+
+
+def queue_for(topic_id: str, home_site: str | None) -> str:
+    return site_queue_name(home_site, topic_id) if home_site else queue_name(topic_id)
+
+
+def display_name(entry: Entry, topic: Topic) -> str:
+    """What the advisor's phone shows: the office (when the call came through one) and the topic."""
+    label = f"{entry.office.name} · {topic.label}" if entry.office else topic.label
+    return label[:60]
+
+
+def speakable_number(e164: str) -> str:
+    """+33199002000 -> "01 99 00 20 00": French numbers are said two digits at a time."""
+    national = "0" + e164[3:] if e164.startswith("+33") else e164
+    return " ".join(national[i:i + 2] for i in range(0, len(national), 2))

@@ -56,10 +56,11 @@ async def serve_events(rt: Runtime) -> None:
     config = load_config(rt.config_dir)
     store = await CallStore.connect(rt.database_url)
     advisors = {a.id: a.site for a in config.advisors}
-    journey = Journey(store, advisors.get)
+    journey = Journey(store, advisors.get, config.directory.internal_lines())
     ami = AMIClient(rt.host, rt.ami_port, rt.ami_user, rt.ami_secret, journey)
     await ami.start()
-    runner = web.AppRunner(webapp.make_app(store, ami, config), access_log=None)
+    runner = web.AppRunner(webapp.make_app(store, ami, config, history_days=config.history_days),
+                           access_log=None)
     await runner.setup()
     await web.TCPSite(runner, rt.host, rt.web_port).start()
     log.info("web_ready", url=f"http://{rt.host}:{rt.web_port}/")

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import html
+import re
+from datetime import datetime, timezone
 from typing import Any
 
 from aiohttp import web
@@ -12,15 +14,23 @@ from ccpros_agi.config import Config
 STORE = web.AppKey("store", object)
 AMI = web.AppKey("ami", AMIClient)
 CONFIG = web.AppKey("config", Config)
+HISTORY_DAYS = web.AppKey("history_days", int)  # how far back a call's context looks for the caller
+
+#: What an Asterisk linkedid can look like ("1741944600.123"; names of other systems' calls too).
+LINKEDID_RE = re.compile(r"[A-Za-z0-9._-]{1,150}")
 
 
-def make_app(store, ami: AMIClient, config: Config) -> web.Application:
+def make_app(store, ami: AMIClient, config: Config, *, history_days: int = 30) -> web.Application:
+    if history_days < 0:
+        raise ValueError("history_days must be >= 0")
     app = web.Application()
     app[STORE], app[AMI], app[CONFIG] = store, ami, config
+    app[HISTORY_DAYS] = history_days
     app.router.add_get("/", status_page)
     app.router.add_get("/status", status)
     app.router.add_get("/api/calls", calls)
     app.router.add_get("/api/calls/{linkedid}", call)
+    app.router.add_get("/api/calls/{linkedid}/context", call_context)
     return app
 
 
@@ -52,15 +62,48 @@ async def calls(request: web.Request) -> web.Response:
     return web.json_response([_jsonable(r) for r in rows])
 
 
-async def call(request: web.Request) -> web.Response:
+def _linkedid(request: web.Request) -> str:
     linkedid = request.match_info["linkedid"]
     if len(linkedid) > 150:
         raise web.HTTPBadRequest(text="linkedid too long")
+    if not LINKEDID_RE.fullmatch(linkedid):
+        raise web.HTTPBadRequest(text="linkedid may only hold letters, digits, '.', '_' and '-'")
+    return linkedid
+
+
+async def call(request: web.Request) -> web.Response:
+    linkedid = _linkedid(request)
     row = await request.app[STORE].get_call(linkedid)
     if row is None:
         raise web.HTTPNotFound(text="no such call")
     events = await request.app[STORE].call_events(linkedid)
     return web.json_response({**_jsonable(row), "events": [_jsonable(e) for e in events]})
+
+
+def _office_name(config: object, office_id: str | None) -> str | None:
+    """The office's name from the configuration's directory, if it has one that knows the office."""
+    directory = getattr(config, "directory", None)
+    if office_id is None or directory is None:
+        return None
+    try:
+        return directory.office(office_id).name
+    except KeyError:
+        return None
+
+
+async def call_context(request: web.Request) -> web.Response:
+    """The live call's context for the advisor who answers it: caller, office, topic, home site,
+    and the caller number's previous contacts over the app's ``history_days``."""
+    linkedid = _linkedid(request)
+    app = request.app
+    context = await app[STORE].call_context(
+        linkedid, history_days=app[HISTORY_DAYS], now=datetime.now(timezone.utc))
+    if context is None:
+        raise web.HTTPNotFound(text="no such call")
+    contacts = context.pop("previous_contacts")
+    body = {**_jsonable(context), "office_name": _office_name(app[CONFIG], context["office_id"]),
+            "previous_contacts": [_jsonable(c) for c in contacts]}
+    return web.json_response(body)
 
 
 _CALL_COLUMNS = ("arrived_at", "caller_number", "called_number", "entry_kind", "topic", "queue",

@@ -1,8 +1,10 @@
-"""FastAGI ``/inbound``: a call from the trunk, from arrival to the queue it joins.
+"""FastAGI ``/inbound``: a call from the trunk, from arrival to where it goes.
 
-Open or closed, one-level topic menu, queue. The dialplan has the last word: if this
-handler fails or dies before setting CCPROS_DONE, the call goes to the general queue.
-Database trouble never stops a call: a failed write is logged and the call goes on (the
+The called number tells the entry (national number, an office's number, unknown); an office
+nobody covers today keeps its own line; otherwise: open or closed, one-level menu (topic, or
+"private individual"), queue of the topic for the call's home site. The dialplan has the last
+word: if this handler fails or dies before setting CCPROS_DONE, the call goes to the general
+queue. Database trouble never stops a call: a failed write is logged and the call goes on (the
 AMI journey records the call too).
 """
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from zoneinfo import ZoneInfo
 
 import structlog
 
@@ -37,10 +40,6 @@ class InboundDeps:
     clock: Callable[[], datetime] = utcnow
 
 
-def entry_kind(config: Config, called_e164: str | None) -> str:
-    return "national" if called_e164 == config.national_number else "unknown"
-
-
 async def _record(what: str, write: Awaitable[object]) -> None:
     try:
         await write
@@ -48,49 +47,113 @@ async def _record(what: str, write: Awaitable[object]) -> None:
         log.exception("record_failed", write=what)
 
 
+class Call:
+    """One call's conversation with Asterisk and its record, for the steps below."""
+
+    def __init__(self, req: AGIRequest, deps: InboundDeps, linkedid: str) -> None:
+        self.req, self.deps, self.linkedid = req, deps, linkedid
+
+    async def record(self, what: str, **fields) -> None:
+        await _record(what, self.deps.store.update_call(self.linkedid, **fields))
+
+    async def event(self, kind: str, **data) -> None:
+        await _record(kind, self.deps.store.add_event(self.linkedid, self.deps.clock(), "agi", kind, data))
+
+    async def play(self, prompt: str) -> None:
+        await self.req.stream_file(f"{self.deps.sounds_dir}/{prompt}")
+
+    async def finish(self, action: str, **variables: str) -> None:
+        for name, value in variables.items():
+            await self.req.set_variable(name, value)
+        await self.req.set_variable(v.ACTION, action)
+        await self.req.set_variable(v.DONE, "1")
+
+
 async def inbound(req: AGIRequest, deps: InboundDeps) -> None:
     config, store = deps.config, deps.store
     linkedid = await req.get_full_variable("${CHANNEL(linkedid)}") or req.env.get("uniqueid", "")
     req.bind(linkedid=linkedid)
+    call = Call(req, deps, linkedid)
     now = deps.clock()
     if req.params.get("dialplan") != DIALPLAN_VERSION:
         log.warning("dialplan_version_mismatch", dialplan=req.params.get("dialplan"), expected=DIALPLAN_VERSION)
 
     called_raw = clean_raw(await req.get_variable(v.CALLED) or req.env.get("dnid", ""), 40)
     caller_raw = clean_raw(req.env.get("callerid", ""))
-    called = to_e164(called_raw)
-    kind = entry_kind(config, called)
-    if kind == "unknown":
+    caller_name = clean_raw(req.env.get("calleridname", ""))
+    today = now.astimezone(ZoneInfo(config.hours.timezone)).date()
+    entry = routing.classify_call(config, to_e164(called_raw), today)
+    if entry.kind == "unknown":
         log.warning("unknown_called_number", called=called_raw)
     await _record("ensure_call", store.ensure_call(
         linkedid, arrived_at=now, called_number=stored_number(called_raw),
-        caller_raw=caller_raw or None, caller_number=to_e164(caller_raw), entry_kind=kind))
-    await _record("entry_kind", store.update_call(linkedid, entry_kind=kind))
+        caller_raw=caller_raw or None, caller_number=to_e164(caller_raw), entry_kind=entry.kind))
+    await call.record("entry", entry_kind=entry.kind, office_id=entry.office.id if entry.office else None,
+                      covering_site=entry.covering_site, home_site=entry.home_site,
+                      caller_name=None if caller_name in ("", "unknown") else caller_name)
+    open_now = routing.is_open(config.hours, now)
 
-    if not routing.is_open(config.hours, now):
+    if entry.own_line and config.admin_gateway:
+        await own_line(call, entry, open_now)
+        return
+    if not open_now:
         log.info("closed")
-        await _record("closed", store.update_call(linkedid, outcome="closed"))
-        await _record("event", store.add_event(linkedid, now, "agi", "closed", {}))
-        await req.set_variable(v.ACTION, v.ACTION_CLOSED)
-        await req.set_variable(v.DONE, "1")
-        await req.stream_file(f"{deps.sounds_dir}/closed")
+        await call.record("closed", outcome="closed")
+        await call.event("closed")
+        await call.finish(v.ACTION_HANGUP)
+        await call.play("closed")
+        return
+    await menu(call, entry, now)
+
+
+async def own_line(call: Call, entry: routing.Entry, open_now: bool) -> None:
+    """An office nobody covers today: its own line, or its closed message."""
+    office = entry.office
+    if not open_now:
+        await call.record("closed", outcome="closed")
+        await call.event("closed", office=office.id)
+        await call.finish(v.ACTION_HANGUP)
+        await call.play("office-closed")
+        return
+    log.info("office_own_line", office=office.id)
+    await call.record("office_line", outcome="office_line")
+    await call.event("office_line", office=office.id, number=office.internal_line)
+    await call.finish(v.ACTION_OUTSIDE, **{v.DIAL: office.internal_line})
+
+
+async def menu(call: Call, entry: routing.Entry, now: datetime) -> None:
+    config, req = call.deps.config, call.req
+    await _record("menu", call.deps.store.set_if_null(call.linkedid, menu_at=now))
+    answer = await req.get_data(f"{call.deps.sounds_dir}/menu", config.menu_timeout_seconds * 1000, 1)
+
+    if answer.digits == config.individuals.key:
+        await misdirected(call)
         return
 
-    await _record("menu", store.set_if_null(linkedid, menu_at=now))
-    answer = await req.get_data(f"{deps.sounds_dir}/menu", config.menu_timeout_seconds * 1000, 1)
     topic, reason = routing.choose_topic(config, answer.digits)
-    queue = routing.queue_name(topic.id)
+    queue = routing.queue_for(topic.id, entry.home_site)
     if topic.id != config.general_topic:
         logged = await req.get_full_variable(f"${{QUEUE_MEMBER({queue},logged)}}")
         if logged in (None, "", "0"):
             log.info("topic_queue_empty", queue=queue)
-            queue = routing.queue_name(config.general_topic)
+            queue = routing.queue_for(config.general_topic, entry.home_site)
     log.info("menu_choice", topic=topic.id, reason=reason, queue=queue, timed_out=answer.timed_out)
-    await _record("menu_choice", store.update_call(linkedid, topic=topic.id, menu_reason=reason, queue=queue))
-    await _record("event", store.add_event(
-        linkedid, deps.clock(), "agi", "menu_choice",
-        {"digits": answer.digits[:4], "timed_out": answer.timed_out, "topic": topic.id, "queue": queue}))
-    await req.set_variable(v.TOPIC, topic.id)
-    await req.set_variable(v.QUEUE, queue)
-    await req.set_variable(v.ACTION, v.ACTION_QUEUE)
-    await req.set_variable(v.DONE, "1")
+    await call.record("menu_choice", topic=topic.id, menu_reason=reason, queue=queue)
+    await call.event("menu_choice", digits=answer.digits[:4], timed_out=answer.timed_out, topic=topic.id,
+                     queue=queue)
+    await req.set_variable("CALLERID(name)", routing.display_name(entry, topic))
+    await call.finish(v.ACTION_QUEUE, **{v.TOPIC: topic.id, v.QUEUE: queue})
+
+
+async def misdirected(call: Call) -> None:
+    """A private individual: tell them their number (and transfer them if configured)."""
+    config = call.deps.config
+    log.info("misdirected_individual")
+    await call.record("misdirected", misdirected=True, outcome="misdirected")
+    await call.event("misdirected", transfer=config.individuals.transfer)
+    if config.individuals.transfer and config.admin_gateway:
+        await call.play("individuals")
+        await call.finish(v.ACTION_OUTSIDE, **{v.DIAL: config.individuals.number})
+        return
+    await call.finish(v.ACTION_HANGUP)
+    await call.play("individuals")

@@ -35,9 +35,11 @@ def member_name(event: Mapping[str, str]) -> str:
 
 
 class Journey:
-    def __init__(self, store, advisor_site: Callable[[str], str | None]) -> None:
+    def __init__(self, store, advisor_site: Callable[[str], str | None],
+                 office_lines: frozenset[str] = frozenset()) -> None:
         self.store = store
         self.advisor_site = advisor_site
+        self.office_lines = office_lines
         self.handlers = {
             "Newchannel": self.on_newchannel,
             "QueueCallerJoin": self.on_queue_join,
@@ -45,11 +47,13 @@ class Journey:
             "QueueCallerAbandon": self.on_queue_abandon,
             "UserEvent": self.on_user_event,
             "Hangup": self.on_hangup,
+            "AttendedTransfer": self.on_attended_transfer,
         }
 
     async def __call__(self, event: Mapping[str, str]) -> None:
         handler = self.handlers.get(event.get("Event", ""))
-        linkedid = event.get("Linkedid")
+        # a transfer event names the caller's call by its transferee's linkedid
+        linkedid = event.get("Linkedid") or event.get("TransfereeLinkedid")
         if handler is None or not linkedid:
             return
         with structlog.contextvars.bound_contextvars(linkedid=linkedid):
@@ -88,13 +92,40 @@ class Journey:
         log.info("call_abandoned_in_queue", queue=event.get("Queue"))
 
     async def on_user_event(self, linkedid: str, at: datetime, event: Mapping[str, str]) -> None:
-        if event.get("UserEvent") != "CcprosFallback":
+        kind = event.get("UserEvent")
+        if kind == "CcprosOutside":
+            await self._outside(linkedid, at, event.get("Number", ""), "dialplan")
+            return
+        if kind != "CcprosFallback":
             return
         await self.store.ensure_call(linkedid, arrived_at=at)
         await self.store.update_call(linkedid, fallback=True)
         await self.store.add_event(linkedid, at, "dialplan", "fallback",
                                    {"agistatus": event.get("Agistatus")})
         log.warning("call_fallback", agistatus=event.get("Agistatus"))
+
+    async def _outside(self, linkedid: str, at: datetime, number: str, source: str) -> None:
+        """A call of ours leaves the platform; after an advisor answered, to an office: a transfer."""
+        call = await self.store.get_call(linkedid)
+        if call is None:
+            return  # an advisor's own consultation call: recorded by the transfer that follows, if any
+        if call["answered_at"] is not None and number in self.office_lines:
+            await self.store.update_call(linkedid, transferred_to_office=True)
+            await self.store.set_if_null(linkedid, transferred_at=at)
+            await self.store.add_event(linkedid, at, source, "transferred_to_office", {"number": number})
+            log.info("call_transferred_to_office", number=number)
+        else:
+            await self.store.add_event(linkedid, at, source, "dialled_outside", {"number": number})
+
+    async def on_attended_transfer(self, linkedid: str, at: datetime, event: Mapping[str, str]) -> None:
+        if event.get("Result") != "Success":
+            return
+        # the advisor's consultation call to the office is one of the two transferer channels
+        for prefix in ("SecondTransferer", "OrigTransferer", "TransferTarget"):
+            number = to_e164(event.get(f"{prefix}Exten")) or ""
+            if number in self.office_lines:
+                await self._outside(linkedid, at, number, "ami")
+                return
 
     async def on_hangup(self, linkedid: str, at: datetime, event: Mapping[str, str]) -> None:
         if event.get("Uniqueid") != linkedid:

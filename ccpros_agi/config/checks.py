@@ -10,20 +10,21 @@ import ipaddress
 import re
 from datetime import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 import holidays
-import phonenumbers
 
-from .common import Collector, Entries, describe
-from .models import Advisor, Config, Hours, Site, Topic, Trunk
-from .schema import HoursRaw, PlatformRaw
+from .common import DEPARTEMENT_RE, Collector, Entries, describe, number_problem
+from .models import Advisor, Config, Hours, Individuals, Site, Topic, Trunk
+from .schema import OFFICES_FILE, HoursRaw, PlatformRaw
+
+if TYPE_CHECKING:
+    from ccpros_agi.directory import Directory
 
 ID_RE = re.compile(r"[a-z0-9-]+")
 ENDPOINT_RE = re.compile(r"[A-Za-z0-9_-]+")
 MAX_ADVISOR_ID = 40  # advisor ids become PJSIP endpoint names
-DEPARTEMENT_RE = re.compile(r"0[1-9]|1[0-9]|2[1-9]|2A|2B|[3-8][0-9]|9[0-5]|97[1-6]")
 MAX_DEPARTEMENTS = 3
 KEY_RE = re.compile(r"[0-9]")
 TIME_RE = re.compile(r"([01][0-9]|2[0-3]):([0-5][0-9])|24:00")
@@ -39,10 +40,12 @@ def build_config(parsed: dict[str, Any], source: Path, out: Collector) -> Config
     topics: Entries | None = parsed.get("topics.yaml")
     advisors: Entries | None = parsed.get("advisors.yaml")
     hours_raw: HoursRaw | None = parsed.get("hours.yaml")
+    offices: tuple[str, str] | None = parsed.get(OFFICES_FILE)  # (name shown in problems, CSV text)
     numbers = _NumberBook(out)
 
     trunk = _check_platform(platform, topics, numbers, out) if platform else None
-    site_models = _check_sites(sites, numbers, out) if sites else None
+    individuals = _check_individuals(platform, topics, numbers, out) if platform else None
+    site_models = _check_sites(sites, out) if sites else None
     topic_models = _check_topics(topics, out) if topics else None
     advisor_models = (
         _check_advisors(advisors, sites, topics, platform, out) if advisors else None
@@ -51,8 +54,11 @@ def build_config(parsed: dict[str, Any], source: Path, out: Collector) -> Config
         _check_coverage(advisors, sites, topics, platform, out)
     fallback_tz = platform.timezone if platform else None
     hours = _check_hours(hours_raw, fallback_tz, out) if hours_raw else None
+    # last: every number of the YAML files is known by then, and the offices' numbers must differ
+    directory = _check_directory(offices, sites, numbers, out)
 
-    if out.problems or platform is None or trunk is None or hours is None:
+    if (out.problems or platform is None or trunk is None or hours is None or directory is None
+            or individuals is None):
         return None
     if site_models is None or topic_models is None or advisor_models is None:
         return None
@@ -67,6 +73,11 @@ def build_config(parsed: dict[str, Any], source: Path, out: Collector) -> Config
         advisors=advisor_models,
         hours=hours,
         source_dir=source,
+        directory=directory,
+        individuals=individuals,
+        admin_gateway=platform.admin_gateway,
+        advisor_dial_allowed=tuple(platform.advisor_dial_allowed),
+        history_days=platform.history_days,
     )
 
 
@@ -94,23 +105,6 @@ def _timezone_problem(name: str) -> str | None:
     return None
 
 
-def _number_problem(value: str) -> str | None:
-    """None if ``value`` is a valid French number written in E.164 form."""
-    hint = "write it as +33 followed by 9 digits, without spaces, e.g. +33199001000"
-    try:
-        parsed = phonenumbers.parse(value, None)
-    except phonenumbers.NumberParseException:
-        return f"{value!r} is not a phone number in E.164 form; {hint}"
-    if parsed.country_code != 33:
-        return f"{value!r} is not a French number (country code +{parsed.country_code}); use a +33 number"
-    if not phonenumbers.is_valid_number(parsed):
-        return f"{value!r} is not a valid French number (no such number range); check the digits"
-    e164 = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
-    if value != e164:
-        return f"{value!r} is not in E.164 form; write it as {e164}"
-    return None
-
-
 class _NumberBook:
     """Checks phone numbers and reports one used twice anywhere in the configuration."""
 
@@ -119,7 +113,7 @@ class _NumberBook:
         self._seen: dict[str, str] = {}
 
     def add(self, value: str, file: str, entry: str) -> None:
-        problem = _number_problem(value)
+        problem = number_problem(value)
         if problem:
             self._out.add(file, entry, problem)
             return
@@ -128,6 +122,10 @@ class _NumberBook:
                           "each number must appear only once, remove one of them")
             return
         self._seen[value] = f"{file} {entry}"
+
+    def used(self) -> dict[str, str]:
+        """Every valid number added so far -> where it is written."""
+        return dict(self._seen)
 
 
 # --- platform.yaml ---------------------------------------------------------------------------------
@@ -165,10 +163,44 @@ def _check_platform(p: PlatformRaw, topics: Entries | None, numbers: _NumberBook
     return Trunk(name=p.trunk.name, match=tuple(p.trunk.match)) if ok else None
 
 
+GATEWAY_RE = re.compile(r"sip:[A-Za-z0-9.-]+(:[0-9]{1,5})?")
+HISTORY_RANGE = (1, 365)
+
+
+def _check_individuals(p: PlatformRaw, topics: Entries | None, numbers: _NumberBook,
+                       out: Collector) -> Individuals | None:
+    """individuals, admin_gateway, advisor_dial_allowed, history_days of platform.yaml."""
+    f = "platform.yaml"
+    before = len(out.problems)
+    ind = p.individuals
+    if not KEY_RE.fullmatch(ind.key):
+        out.add(f, "individuals", f"key {ind.key!r} must be a single digit from \"0\" to \"9\"; fix 'key'")
+    elif topics is not None and ind.key in {getattr(t, "key", None) for _, t in topics.items}:
+        out.add(f, "individuals", f"key {ind.key!r} is already a topic's key in topics.yaml; "
+                "give private individuals a key of their own")
+    numbers.add(ind.number, f, "individuals.number")
+    if not ind.prompt.strip():
+        out.add(f, "individuals", "'prompt' is empty; write the sentence of the menu, e.g. "
+                "\"Si vous êtes un particulier, tapez 8.\"")
+    if p.admin_gateway is not None and not GATEWAY_RE.fullmatch(p.admin_gateway):
+        out.add(f, "admin_gateway", f"{p.admin_gateway!r} is not a SIP URI of the form sip:HOST[:PORT]; "
+                "e.g. \"sip:192.0.2.20:5060\"")
+    for index, number in enumerate(p.advisor_dial_allowed):
+        if problem := number_problem(number):
+            out.add(f, f"advisor_dial_allowed[{index}]", problem)
+    low, high = HISTORY_RANGE
+    if not low <= p.history_days <= high:
+        out.add(f, "history_days", f"must be between {low} and {high} days, got {p.history_days}; "
+                "30 is a good value")
+    if len(out.problems) != before:
+        return None
+    return Individuals(key=ind.key, number=ind.number, transfer=ind.transfer, prompt=ind.prompt)
+
+
 # --- sites.yaml ------------------------------------------------------------------------------------
 
 
-def _check_sites(sites: Entries, numbers: _NumberBook, out: Collector) -> tuple[Site, ...]:
+def _check_sites(sites: Entries, out: Collector) -> tuple[Site, ...]:
     f = "sites.yaml"
     ids: dict[str, str] = {}
     covered: dict[str, str] = {}
@@ -195,11 +227,24 @@ def _check_sites(sites: Entries, numbers: _NumberBook, out: Collector) -> tuple[
                         "a département belongs to one site only, remove it from one of them")
             else:
                 covered[dep] = f"site {s.id!r}"
-        for index, number in enumerate(s.numbers):
-            numbers.add(number, f, f"{entry}.numbers[{index}]")
-        result.append(Site(id=s.id, name=s.name, departements=tuple(s.departements),
-                           numbers=tuple(s.numbers)))
+        result.append(Site(id=s.id, name=s.name, departements=tuple(s.departements)))
     return tuple(result)
+
+
+# --- offices.csv ------------------------------------------------------------------------------------
+
+
+def _check_directory(offices: tuple[str, str] | None, sites: Entries | None, numbers: _NumberBook,
+                     out: Collector) -> Directory | None:
+    """The office directory (empty without offices.csv); its numbers must differ from all the others."""
+    # imported here: ccpros_agi.directory itself imports this package (Problem, ConfigError, helpers)
+    from ccpros_agi.directory import Directory, collect_directory
+
+    if offices is None:
+        return Directory()
+    file, text = offices
+    site_ids = sites.raw_ids() if sites is not None else None  # None: sites.yaml unreadable, not checked
+    return collect_directory(text, file=file, site_ids=site_ids, reserved_numbers=numbers.used(), out=out)
 
 
 # --- topics.yaml -----------------------------------------------------------------------------------
@@ -228,7 +273,9 @@ def _check_topics(topics: Entries, out: Collector) -> tuple[Topic, ...]:
         for name in ("label", "prompt"):
             if not getattr(t, name).strip():
                 out.add(f, entry, f"'{name}' is empty; write the text")
-        result.append(Topic(id=t.id, label=t.label, key=t.key, prompt=t.prompt))
+        if t.online is not None and not t.online.strip():
+            out.add(f, entry, "'online' is empty; write the text or remove the key")
+        result.append(Topic(id=t.id, label=t.label, key=t.key, prompt=t.prompt, online=t.online))
     return tuple(result)
 
 

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
+import phonenumbers
+
 from .models import Problem
+
+# French département codes: 01 to 95 (no 20), 2A, 2B (Corsica), 971 to 976 (overseas).
+DEPARTEMENT_RE = re.compile(r"0[1-9]|1[0-9]|2[1-9]|2A|2B|[3-8][0-9]|9[0-5]|97[1-6]")
 
 
 @dataclass
@@ -49,3 +55,20 @@ def describe(value: Any) -> str:
     if isinstance(value, dict):
         return "a mapping"
     return repr(value)
+
+
+def number_problem(value: str) -> str | None:
+    """None if ``value`` is a valid French number written in E.164 form, else what to fix."""
+    hint = "write it as +33 followed by 9 digits, without spaces, e.g. +33199001000"
+    try:
+        parsed = phonenumbers.parse(value, None)
+    except phonenumbers.NumberParseException:
+        return f"{value!r} is not a phone number in E.164 form; {hint}"
+    if parsed.country_code != 33:
+        return f"{value!r} is not a French number (country code +{parsed.country_code}); use a +33 number"
+    if not phonenumbers.is_valid_number(parsed):
+        return f"{value!r} is not a valid French number (no such number range); check the digits"
+    e164 = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+    if value != e164:
+        return f"{value!r} is not in E.164 form; write it as {e164}"
+    return None

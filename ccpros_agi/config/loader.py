@@ -18,7 +18,7 @@ from pydantic import BaseModel, ValidationError
 from .checks import build_config
 from .common import Collector, Entries, describe
 from .models import Config, ConfigError, Problem
-from .schema import FILES, Raw
+from .schema import FILES, OFFICES_FILE, RETIRED_KEYS, Raw
 
 MERGE_TAG = "tag:yaml.org,2002:merge"
 
@@ -48,8 +48,14 @@ class _StrictLoader(yaml.SafeLoader):
         return super().construct_mapping(node, deep=deep)
 
 
-def load_config(path: str | os.PathLike[str]) -> Config:
-    """Load and check the configuration directory ``path``; raise ConfigError listing every problem."""
+def load_config(path: str | os.PathLike[str], *, offices_csv: str | None = None,
+                offices_name: str = OFFICES_FILE) -> Config:
+    """Load and check the configuration directory ``path``; raise ConfigError listing every problem.
+
+    The office directory comes from ``path``/offices.csv if that file exists (none: no office).
+    ``offices_csv`` checks this CSV text instead, named ``offices_name`` in problems (used by
+    ``ccpros directory import`` to check a new file against the rest of the configuration).
+    """
     source = Path(path)
     if not source.is_dir():
         raise ConfigError([Problem(
@@ -63,10 +69,31 @@ def load_config(path: str | os.PathLike[str]) -> Config:
         data = _read_yaml(source / name, name, file_model, out)
         if data is not None:
             parsed[name] = _validate_file(name, data, file_model, list_key, item_model, out)
+    if offices_csv is not None:
+        parsed[OFFICES_FILE] = (offices_name, offices_csv)
+    else:
+        parsed[OFFICES_FILE] = _read_offices(source / OFFICES_FILE, out)
     config = build_config(parsed, source, out)
     if out.problems or config is None:
         raise ConfigError(out.problems)
     return config
+
+
+def _read_offices(path: Path, out: Collector) -> tuple[str, str] | None:
+    """(file name, text) of offices.csv; None if there is no such file (or it cannot be read)."""
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except FileNotFoundError:
+        return None
+    except UnicodeDecodeError as exc:
+        out.add(OFFICES_FILE, "(file)", f"{path} is not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at "
+                f"offset {exc.start}); save it as UTF-8 CSV")
+        return None
+    except OSError as exc:
+        out.add(OFFICES_FILE, "(file)", f"cannot read {path} ({exc.strerror or exc}); fix its permissions, "
+                "or remove it if there is no office")
+        return None
+    return OFFICES_FILE, text
 
 
 def _read_yaml(path: Path, name: str, model: type[Raw], out: Collector) -> dict[str, Any] | None:
@@ -129,6 +156,9 @@ def _validate(name: str, model: type[Raw], value: Any, prefix: tuple[Any, ...], 
                 entry, key = render_loc(loc[:-1], root), loc[-1]
             else:
                 entry, key = render_loc(loc, root), None
+            if err["type"] == "extra_forbidden" and (name, key) in RETIRED_KEYS:
+                out.add(name, entry, f"'{key}' is no longer allowed; {RETIRED_KEYS[name, key]}")
+                continue
             out.add(name, entry, _message(err, key, _fields_at(model, tuple(err["loc"])[:-1])))
         return None
 

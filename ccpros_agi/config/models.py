@@ -6,6 +6,10 @@ from dataclasses import dataclass, field
 from datetime import date, time
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # not imported at run time: ccpros_agi.directory imports this module
+    from ccpros_agi.directory import Directory
 
 
 @dataclass(frozen=True)
@@ -35,8 +39,6 @@ class Site:
     id: str
     name: str
     departements: tuple[str, ...]
-    # Published SIE numbers (E.164) forwarded by the carrier to this site; optional.
-    numbers: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,17 @@ class Topic:
     id: str
     label: str
     key: str
+    prompt: str
+    online: str | None = None   # what can be done online, told after the choice (optional)
+
+
+@dataclass(frozen=True)
+class Individuals:
+    """Private individuals who dialled the businesses' number: the key they press, their number."""
+
+    key: str
+    number: str
+    transfer: bool
     prompt: str
 
 
@@ -75,6 +88,12 @@ class Hours:
                      self.public_holidays_subdivision, self.closed_dates))
 
 
+def _empty_directory() -> Directory:
+    from ccpros_agi.directory import Directory
+
+    return Directory()
+
+
 @dataclass(frozen=True)
 class Config:
     national_number: str
@@ -87,6 +106,15 @@ class Config:
     advisors: tuple[Advisor, ...]
     hours: Hours
     source_dir: Path
+    individuals: Individuals
+    # The administration's network gateway (SIP URI): offices' own lines, the individuals' centre.
+    admin_gateway: str | None = None
+    # Numbers outside the platform advisors may dial, besides offices' own lines.
+    advisor_dial_allowed: tuple[str, ...] = ()
+    # How far back the advisor's view of a caller's previous contacts goes.
+    history_days: int = 30
+    # The office (SIE) directory, from offices.csv; empty when the file does not exist.
+    directory: Directory = field(default_factory=_empty_directory)
 
     @cached_property
     def _sites_by_id(self) -> dict[str, Site]:

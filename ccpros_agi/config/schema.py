@@ -26,19 +26,29 @@ class TrunkRaw(Raw):
     match: list[str]
 
 
+class IndividualsRaw(Raw):
+    key: str
+    number: str
+    transfer: bool = False
+    prompt: str
+
+
 class PlatformRaw(Raw):
     national_number: str
     timezone: str
     menu: MenuRaw
     general_topic: str
     trunk: TrunkRaw
+    individuals: IndividualsRaw
+    admin_gateway: str | None = None
+    advisor_dial_allowed: list[str] = []
+    history_days: StrictInt = 30
 
 
 class SiteRaw(Raw):
     id: str
     name: str
     departements: list[str]
-    numbers: list[str] = []
 
 
 class TopicRaw(Raw):
@@ -46,6 +56,7 @@ class TopicRaw(Raw):
     label: str
     key: str
     prompt: str
+    online: str | None = None
 
 
 class AdvisorRaw(Raw):
@@ -78,6 +89,15 @@ class TopicsFile(Raw):
 class AdvisorsFile(Raw):
     advisors: list[Any]
 
+
+# The office (SIE) directory: optional CSV file, parsed and checked by ccpros_agi.directory.
+OFFICES_FILE = "offices.csv"
+
+# Keys of former versions: (file, key) -> what to do instead (a clearer message than "unknown key").
+RETIRED_KEYS = {
+    ("sites.yaml", "numbers"): "published numbers now belong to the offices: remove 'numbers' from the "
+                               "site and write each office's numbers in offices.csv",
+}
 
 # (file name, model of the whole file, list key, model of one list entry), in reading order
 FILES: tuple[tuple[str, type[Raw], str | None, type[Raw] | None], ...] = (

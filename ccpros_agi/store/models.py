@@ -28,9 +28,18 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 ENTRY_KINDS = ("national", "office", "unknown")
 MENU_REASONS = ("choice", "no_input", "invalid")
-OUTCOMES = ("in_progress", "answered", "abandoned_queue", "abandoned_menu", "closed", "failed")
-EVENT_SOURCES = ("agi", "ami", "dialplan")
-CALLER_RAW_MAX = 80
+OUTCOMES = (
+    "in_progress",
+    "answered",
+    "abandoned_queue",
+    "abandoned_menu",
+    "closed",
+    "failed",
+    "misdirected",  # a private individual, told the individuals' number (maybe transferred there)
+    "office_line",  # an office nobody covers: sent to the office's own line
+)
+EVENT_SOURCES = ("agi", "ami", "dialplan", "web")  # web: an advisor's action through the HTTP API
+CALLER_RAW_MAX = 80  # caller_raw and caller_name
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -62,6 +71,9 @@ class Call(Base):
         CheckConstraint(_in("outcome", OUTCOMES), name="outcome"),
         Index("ix_calls_arrived_at", "arrived_at"),
         Index("ix_calls_outcome_arrived_at", "outcome", "arrived_at"),
+        Index("ix_calls_caller_number_arrived_at", "caller_number", "arrived_at"),
+        Index("ix_calls_office_id_arrived_at", "office_id", "arrived_at"),
+        Index("ix_calls_home_site_arrived_at", "home_site", "arrived_at"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
@@ -85,6 +97,14 @@ class Call(Base):
     fallback: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
     hangup_cause: Mapped[str | None] = mapped_column(Text)
     updated_at: Mapped[datetime] = mapped_column(TSTZ, server_default=text("now()"))
+    # -- 0002: calls to local tax offices (SIE) --
+    office_id: Mapped[str | None] = mapped_column(Text)  # the office whose number was called
+    covering_site: Mapped[str | None] = mapped_column(Text)  # site covering that office at call time
+    home_site: Mapped[str | None] = mapped_column(Text)  # whose advisors are tried first (None: anywhere)
+    caller_name: Mapped[str | None] = mapped_column(Text)  # display name sent by the trunk, <= 80 chars
+    misdirected: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+    transferred_to_office: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+    transferred_at: Mapped[datetime | None] = mapped_column(TSTZ)
 
 
 class CallEvent(Base):

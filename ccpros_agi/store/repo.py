@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import case, func, literal, or_, select, update
+from sqlalchemy import Select, case, func, literal, or_, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from .models import CALLER_RAW_MAX, Call, CallEvent, Cel
 from .pgcluster import psycopg_url
@@ -26,15 +26,32 @@ calls = Call.__table__
 call_events = CallEvent.__table__
 cel = Cel.__table__
 
-#: Columns that update_call / set_if_null may set.
+#: Columns that update_call / set_if_null may set (every column of the model but these three).
 UPDATABLE_COLUMNS = frozenset(c.name for c in calls.columns) - {"id", "linkedid", "updated_at"}
+
+#: Columns of each previous contact returned by previous_contacts / call_context.
+CONTACT_COLUMNS = ("linkedid", "arrived_at", "outcome", "topic", "office_id", "home_site", "advisor_id", "site_id")
+
+#: Columns of the live call returned by call_context (plus ``previous_contacts``).
+CONTEXT_COLUMNS = (
+    "linkedid", "caller_number", "caller_name", "called_number", "entry_kind", "office_id", "topic",
+    "home_site", "covering_site", "queue", "advisor_id", "site_id", "outcome", "arrived_at",
+    "answered_at", "misdirected",
+)
+
+#: How many previous contacts call_context returns at most.
+CONTEXT_HISTORY_LIMIT = 20
+
+#: Columns holding text from the trunk, cut to CALLER_RAW_MAX characters.
+_BOUNDED_COLUMNS = ("caller_raw", "caller_name")
 
 
 def decide_outcome(row: Mapping[str, Any]) -> str:
     """Final outcome of a call from its row (the rule finish_call applies in SQL).
 
-    - an outcome already decided (anything but ``in_progress``, typically
-      ``closed`` set while the office is closed) is kept;
+    - an outcome already decided by the app before the hangup (anything but
+      ``in_progress``: ``closed`` while the platform is closed, ``misdirected``
+      for a private individual, ``office_line`` for an uncovered office) is kept;
     - else ``answered`` if ``answered_at`` is set;
     - else ``abandoned_queue`` if ``queued_at`` is set (hung up while waiting);
     - else ``abandoned_menu`` if ``menu_at`` is set (hung up in the menu);
@@ -78,9 +95,34 @@ def _clean_fields(fields: Mapping[str, Any]) -> dict[str, Any]:
     out = dict(fields)
     for name, value in out.items():
         _check_aware(name, value)
-    if isinstance(out.get("caller_raw"), str):
-        out["caller_raw"] = out["caller_raw"][:CALLER_RAW_MAX]
+    for name in _BOUNDED_COLUMNS:
+        if isinstance(out.get(name), str):
+            out[name] = out[name][:CALLER_RAW_MAX]
     return out
+
+
+def contacts_query(
+    caller_number: str,
+    *,
+    since: datetime,
+    exclude: str | None = None,
+    before: tuple[datetime, int] | None = None,
+    limit: int = 20,
+) -> Select[Any]:
+    """SELECT of a caller number's calls since ``since``, newest first, without the call
+    ``exclude`` and, with ``before=(arrived_at, id)``, only calls older than that one
+    (same instant: inserted before it, ids follow insertion)."""
+    stmt = (
+        select(*(calls.c[name] for name in CONTACT_COLUMNS))
+        .where(calls.c.caller_number == caller_number, calls.c.arrived_at >= since)
+        .order_by(calls.c.arrived_at.desc(), calls.c.id.desc())
+        .limit(max(0, limit))
+    )
+    if exclude is not None:
+        stmt = stmt.where(calls.c.linkedid != exclude)
+    if before is not None:
+        stmt = stmt.where(tuple_(calls.c.arrived_at, calls.c.id) < tuple_(*before))
+    return stmt
 
 
 class CallStore:
@@ -239,3 +281,68 @@ class CallStore:
         stmt = select(func.count()).select_from(cel).where(cel.c.linkedid == linkedid)
         async with self.engine.connect() as conn:
             return int((await conn.execute(stmt)).scalar_one())
+
+    async def previous_contacts(
+        self,
+        caller_number: str,
+        *,
+        since: datetime,
+        before_linkedid: str | None = None,
+        limit: int = 20,
+    ) -> list[dict[str, Any]]:
+        """The caller's earlier calls, newest first (index ``(caller_number, arrived_at)``).
+
+        Calls that arrived at or after ``since``; with ``before_linkedid``, that call and every
+        call that arrived after it are left out (an unknown ``before_linkedid`` is only left out).
+        Each contact has the columns of :data:`CONTACT_COLUMNS`.
+        """
+        _check_aware("since", since)
+        async with self.engine.connect() as conn:
+            before = None
+            if before_linkedid is not None:
+                found = (
+                    await conn.execute(
+                        select(calls.c.arrived_at, calls.c.id).where(calls.c.linkedid == before_linkedid)
+                    )
+                ).first()
+                before = tuple(found) if found is not None else None
+            return await self._previous_contacts(
+                conn, caller_number, since=since, exclude=before_linkedid, before=before, limit=limit
+            )
+
+    @staticmethod
+    async def _previous_contacts(
+        conn: AsyncConnection,
+        caller_number: str,
+        *,
+        since: datetime,
+        exclude: str | None,
+        before: tuple[datetime, int] | None,
+        limit: int,
+    ) -> list[dict[str, Any]]:
+        stmt = contacts_query(caller_number, since=since, exclude=exclude, before=before, limit=limit)
+        return [dict(r) for r in (await conn.execute(stmt)).mappings()]
+
+    async def call_context(self, linkedid: str, *, history_days: int, now: datetime) -> dict[str, Any] | None:
+        """What an advisor needs about a live call: the call (:data:`CONTEXT_COLUMNS`) and the
+        caller number's ``previous_contacts`` over the ``history_days`` days before ``now``
+        (``[]`` when the caller number is unknown). None for an unknown call."""
+        _check_aware("now", now)
+        if history_days < 0:
+            raise ValueError("history_days must be >= 0")
+        stmt = select(*(calls.c[c] for c in (*CONTEXT_COLUMNS, "id"))).where(calls.c.linkedid == linkedid)
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(stmt)).mappings().first()
+            if row is None:
+                return None
+            contacts: list[dict[str, Any]] = []
+            if row["caller_number"] is not None:
+                contacts = await self._previous_contacts(
+                    conn,
+                    row["caller_number"],
+                    since=now - timedelta(days=history_days),
+                    exclude=linkedid,
+                    before=(row["arrived_at"], row["id"]),
+                    limit=CONTEXT_HISTORY_LIMIT,
+                )
+        return {name: row[name] for name in CONTEXT_COLUMNS} | {"previous_contacts": contacts}

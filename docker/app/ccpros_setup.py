@@ -146,7 +146,7 @@ def render_asterisk(config, settings: Settings, advisor_passwords: Mapping[str, 
         # in the image they are in /opt/ccpros, imported first through PYTHONPATH.
         raise SetupError("the static Asterisk config (asterisk/etc, dialplan/) was not found next to the "
                          "ccpros_agi package: is PYTHONPATH=/opt/ccpros set?")
-    files.update(confgen.generate(config, advisor_passwords))
+    files.update(confgen.generate(config, advisor_passwords, f"{settings.instance_dir}/sounds"))
     return files
 
 

@@ -17,17 +17,34 @@ from psycopg.rows import dict_row
 
 from ccpros_agi.platform import Database, Platform
 from ccpros_agi.store.pgcluster import PrivateCluster  # noqa: F401 (type of db fixtures)
-from tests.integration.sip import AdvisorPhone, Caller, wait_for
+from tests.integration.sip import SCENARIOS, AdvisorPhone, Caller, Sipp, free_udp_port, wait_for
 
 PROJECT = Path(__file__).resolve().parents[2]
 NATIONAL = "+33199001000"
 ALL_DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
 
-def _config_copy(tmp_path_factory, name: str, hours_yaml: str) -> Path:
+GATEWAY_IP = "127.0.0.3"     # the administration's network gateway (offices' own lines), simulated
+
+
+@pytest.fixture(scope="session")
+def gateway_port() -> int:
+    return free_udp_port(GATEWAY_IP)
+
+
+@pytest.fixture(scope="session")
+def _gateway_yaml(gateway_port) -> str:
+    return f'\nadmin_gateway: "sip:{GATEWAY_IP}:{gateway_port}"\n'
+
+
+def _config_copy(tmp_path_factory, name: str, hours_yaml: str, platform_extra: str = "") -> Path:
     target = tmp_path_factory.mktemp(name)
     shutil.copytree(PROJECT / "config", target, dirs_exist_ok=True)
     (target / "hours.yaml").write_text(hours_yaml)
+    if platform_extra:
+        platform_yaml = target / "platform.yaml"
+        lines = [line for line in platform_yaml.read_text().splitlines() if not line.startswith("admin_gateway:")]
+        platform_yaml.write_text("\n".join(lines) + platform_extra)
     return target
 
 
@@ -36,20 +53,22 @@ def _weekly(interval: str) -> str:
 
 
 @pytest.fixture(scope="session")
-def open_config(tmp_path_factory) -> Path:
-    """The demo configuration, open at any hour of any day (tests run whenever CI runs)."""
+def open_config(tmp_path_factory, _gateway_yaml) -> Path:
+    """The demo configuration, open at any hour of any day (tests run whenever CI runs), with the
+    administration's gateway on a test address."""
     return _config_copy(tmp_path_factory, "config-open",
-                        "timezone: Europe/Paris\n" + _weekly('["00:00", "24:00"]') + "closed_dates: []\n")
+                        "timezone: Europe/Paris\n" + _weekly('["00:00", "24:00"]') + "closed_dates: []\n",
+                        _gateway_yaml)
 
 
 @pytest.fixture(scope="session")
-def closed_config(tmp_path_factory) -> Path:
+def closed_config(tmp_path_factory, _gateway_yaml) -> Path:
     """The demo configuration, closed today (an exceptional closure around today's date)."""
     today = datetime.now(ZoneInfo("Europe/Paris")).date()
     days = ", ".join(str(today + timedelta(days=d)) for d in (-1, 0, 1))
     return _config_copy(tmp_path_factory, "config-closed",
                         "timezone: Europe/Paris\n" + _weekly('["08:30", "18:00"]')
-                        + f"public_holidays: {{country: FR}}\nclosed_dates: [{days}]\n")
+                        + f"public_holidays: {{country: FR}}\nclosed_dates: [{days}]\n", _gateway_yaml)
 
 
 @pytest.fixture(scope="session")
@@ -96,11 +115,12 @@ def phones(platform, workdir):
     """Start advisors' phones: ``phones("pau-01", "pau-02")``; logged out and stopped after the test."""
     started: list[AdvisorPhone] = []
 
-    def start(*advisor_ids: str, login: bool = True, answer_ms: int = 300) -> list[AdvisorPhone]:
+    def start(*advisor_ids: str, login: bool = True, answer_ms: int = 300, scenario: str = "advisor_uas.xml",
+              keys: dict[str, str] | None = None) -> list[AdvisorPhone]:
         out = []
         for advisor_id in advisor_ids:
             phone = AdvisorPhone(advisor_id, platform.secrets.advisor_passwords[advisor_id], platform.ports.sip,
-                                 workdir, answer_ms=answer_ms).start()
+                                 workdir, answer_ms=answer_ms, scenario=scenario, keys=keys or {}).start()
             started.append(phone)
             if login:
                 phone.login()
@@ -125,6 +145,30 @@ def pytest_runtest_makereport(item, call):
     report = yield
     setattr(item, f"rep_{report.when}", report)
     return report
+
+
+class Gateway:
+    """The administration's gateway as seen from the platform: a SIPp that answers every call and
+    keeps the messages it received, to tell which office line was dialled."""
+
+    def __init__(self, sipp: Sipp, trace) -> None:
+        self.sipp, self.trace = sipp, trace
+
+    def dialled(self) -> list[str]:
+        text = self.trace.read_text() if self.trace.exists() else ""
+        return [line.split()[1].split("@")[0].removeprefix("sip:")
+                for line in text.splitlines() if line.startswith("INVITE sip:")]
+
+
+@pytest.fixture
+def gateway(platform, gateway_port, workdir):
+    scenario = workdir / "gateway.xml"
+    scenario.write_text((SCENARIOS / "advisor_uas.xml").read_text().replace("[answer_ms]", "100"))
+    sipp = Sipp(platform.ports.sip, scenario, ip=GATEWAY_IP, service="gateway", workdir=workdir,
+                server=True, calls=None, timeout_s=600, port=gateway_port,
+                extra=["-trace_msg", "-message_file", str(workdir / "gateway-messages.log")]).start()
+    yield Gateway(sipp, workdir / "gateway-messages.log")
+    sipp.stop()
 
 
 class Records:

@@ -43,9 +43,10 @@ class Sipp:
 
     def __init__(self, sip_port: int, scenario: Path, *, ip: str, service: str, workdir: Path,
                  keys: dict[str, str] | None = None, auth: tuple[str, str] | None = None,
-                 server: bool = False, calls: int | None = 1, timeout_s: int = 60) -> None:
+                 server: bool = False, calls: int | None = 1, timeout_s: int = 60, port: int | None = None,
+                 extra: list[str] | None = None) -> None:
         self.workdir = workdir
-        self.port = free_udp_port(ip)
+        self.port = port or free_udp_port(ip)
         cmd = [sipp_binary(), "-sf", str(scenario), "-i", ip, "-p", str(self.port),
                "-mp", str(free_udp_port(ip)), "-s", service, "-nostdin",
                "-trace_err", "-error_file", str(workdir / f"sipp-{self.port}-errors.log"),
@@ -56,6 +57,7 @@ class Sipp:
             cmd += ["-key", key, str(value)]
         if auth:
             cmd += ["-au", auth[0], "-ap", auth[1]]
+        cmd += extra or []
         if not server:
             cmd.append(f"127.0.0.1:{sip_port}")
         self.cmd = cmd
@@ -210,16 +212,40 @@ class AdvisorPhone:
     sip_port: int
     workdir: Path
     answer_ms: int = 300
+    scenario: str = "advisor_uas.xml"
+    keys: dict[str, str] = field(default_factory=dict)   # [name] in the scenario -> value
     uas: Sipp | None = field(default=None, init=False)
 
+    @property
+    def messages_file(self) -> Path:
+        return self.workdir / f"advisor-{self.advisor_id}-messages.log"
+
     def start(self) -> "AdvisorPhone":
-        # SIPp does not substitute keywords in <pause>: bake the answer delay into a copy
+        # SIPp does not substitute keywords in <pause>: bake the values into a copy
+        text = (SCENARIOS / self.scenario).read_text().replace("[answer_ms]", str(self.answer_ms))
+        for key, value in self.keys.items():
+            text = text.replace(f"[{key}]", value)
         scenario = self.workdir / f"advisor-{self.advisor_id}.xml"
-        scenario.write_text((SCENARIOS / "advisor_uas.xml").read_text().replace("[answer_ms]", str(self.answer_ms)))
+        scenario.write_text(text)
         self.uas = Sipp(self.sip_port, scenario, ip=ADVISOR_IP, service=self.advisor_id,
-                        workdir=self.workdir, server=True, calls=None, timeout_s=3600).start()
+                        workdir=self.workdir, server=True, calls=None, timeout_s=3600,
+                        extra=["-trace_msg", "-message_file", str(self.messages_file)]).start()
         self.register(3600)
         return self
+
+    def offered_from(self) -> list[str]:
+        """The From header of every call offered to this phone (what its display shows)."""
+        if not self.messages_file.exists():
+            return []
+        lines = self.messages_file.read_text(errors="replace").splitlines()
+        out, in_invite = [], False
+        for line in lines:
+            if line.startswith("INVITE sip:"):
+                in_invite = True
+            elif in_invite and line.lower().startswith("from:"):
+                out.append(line)
+                in_invite = False
+        return out
 
     def register(self, expires: int) -> None:
         assert self.uas
@@ -230,9 +256,14 @@ class AdvisorPhone:
             raise RuntimeError(f"REGISTER of {self.advisor_id} failed:\n{result.output}")
 
     def dial_feature(self, code: str) -> SippResult:
-        return Sipp(self.sip_port, SCENARIOS / "feature_code.xml", ip=ADVISOR_IP, service=self.advisor_id,
+        """Dial a feature code: Asterisk answers, plays its confirmation and hangs up."""
+        return self.dial(code, "feature_code.xml")
+
+    def dial(self, number: str, scenario: str = "advisor_call.xml") -> SippResult:
+        """Call ``number`` from this phone (answered calls are hung up after a second)."""
+        return Sipp(self.sip_port, SCENARIOS / scenario, ip=ADVISOR_IP, service=self.advisor_id,
                     workdir=self.workdir, auth=(self.advisor_id, self.password),
-                    keys={"code": code, "user": self.advisor_id}).run(30)
+                    keys={"code": number, "user": self.advisor_id}).run(30)
 
     def login(self) -> None:
         result = self.dial_feature("*21")

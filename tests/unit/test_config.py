@@ -127,10 +127,10 @@ CASES = [
     # files and syntax
     pytest.param(delete("hours.yaml"), "hours.yaml", "(file)", "missing file", id="missing-file"),
     pytest.param(text_edit("platform.yaml", "timezone: Europe/Paris", "timezone: [Europe/Paris"),
-                 "platform.yaml", "line 10", "invalid YAML, column 5: expected ',' or ']'", id="yaml-syntax"),
+                 "platform.yaml", "line 18", "invalid YAML, column 5: expected ',' or ']'", id="yaml-syntax"),
     pytest.param(text_edit("platform.yaml", "general_topic: conseiller", "general_topic: conseiller\n"
                            "general_topic: tva"),
-                 "platform.yaml", "line 13", "key 'general_topic' is written twice", id="yaml-duplicate-key"),
+                 "platform.yaml", "line 21", "key 'general_topic' is written twice", id="yaml-duplicate-key"),
     pytest.param(lambda d: (d / "topics.yaml").write_text("# nothing\n"), "topics.yaml", "(top level)",
                  "expected a mapping with the keys topics, got an empty file", id="empty-file"),
     pytest.param(lambda d: (d / "sites.yaml").write_text("- pau\n"), "sites.yaml", "(top level)",
@@ -159,7 +159,8 @@ CASES = [
                  id="wrong-type-mapping"),
     pytest.param(data_edit("platform.yaml", lambda d: d.update(general_topc="tva")),
                  "platform.yaml", "(top level)", "unknown key 'general_topc'; remove it or fix its spelling "
-                 "(allowed keys: national_number, timezone, menu, general_topic, trunk)",
+                 "(allowed keys: national_number, timezone, menu, general_topic, trunk, individuals, admin_gateway, "
+                 "advisor_dial_allowed, history_days)",
                  id="unknown-key-top"),
     pytest.param(data_edit("advisors.yaml", lambda d: d["advisors"][1].update(topcis=["tva"])),
                  "advisors.yaml", "advisors[1] (id 'pau-02')",
@@ -196,10 +197,10 @@ CASES = [
                  "topics.yaml", "topics[1] (id 'cfe')", "key '10' must be a single digit", id="bad-key"),
     pytest.param(data_edit("topics.yaml", lambda d: d["topics"][1].update(key="#")),
                  "topics.yaml", "topics[1] (id 'cfe')", "key '#' must be a single digit", id="bad-key-hash"),
-    pytest.param(data_edit("sites.yaml", lambda d: d["sites"][1]["numbers"].__setitem__(0, "+33199001000")),
-                 "sites.yaml", "sites[1] (id 'lons-le-saunier').numbers[0]",
-                 "phone number +33199001000 is already used by platform.yaml national_number; each number "
-                 "must appear only once", id="duplicate-number"),
+    pytest.param(text_edit("offices.csv", ",+33465710064,", ",+33199001000,"),
+                 "offices.csv", "line 2 (id 'sie-64445-01')",
+                 "published number +33199001000 is already used by platform.yaml national_number",
+                 id="duplicate-number"),
     pytest.param(data_edit("sites.yaml", lambda d: d["sites"][1].update(departements=["39", "64"])),
                  "sites.yaml", "sites[1] (id 'lons-le-saunier')", "département '64' is already covered by "
                  "site 'pau'; a département belongs to one site only", id="departement-twice"),
@@ -226,9 +227,9 @@ CASES = [
     pytest.param(data_edit("platform.yaml", lambda d: d.update(national_number="+3319900100")),
                  "platform.yaml", "national_number", "'+3319900100' is not a valid French number",
                  id="e164-invalid"),
-    pytest.param(data_edit("sites.yaml", lambda d: d["sites"][0].update(numbers=["+33 5 36 49 00 64"])),
-                 "sites.yaml", "sites[0] (id 'pau').numbers[0]", "is not in E.164 form; write it as "
-                 "+33536490064", id="e164-site-number"),
+    pytest.param(data_edit("sites.yaml", lambda d: d["sites"][0].update(numbers=["+33465710064"])),
+                 "sites.yaml", "sites[0] (id 'pau')", "'numbers' is no longer allowed; published numbers now "
+                 "belong to the offices", id="site-numbers-retired"),
     # advisors and sites coverage
     pytest.param(data_edit("advisors.yaml", lambda d: d["advisors"][0].pop("site")),
                  "advisors.yaml", "advisors[0] (id 'pau-01')",

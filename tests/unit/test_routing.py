@@ -224,7 +224,8 @@ def test_menu_prompt_keypad_order(config: Config) -> None:
         Topic(id="un", label="Un", key="1", prompt="Pour un, tapez 1."),
     )
     custom = dataclasses.replace(config, topics=topics)
-    assert menu_prompt(custom).endswith("Pour un, tapez 1. Pour deux, tapez 2. Pour un conseiller, tapez 0.")
+    assert menu_prompt(custom).endswith("Pour un, tapez 1. Pour deux, tapez 2. Pour un conseiller, tapez 0. "
+                                        + config.individuals.prompt)
 
 
 def test_open_until_midnight(tmp_path: Path) -> None:

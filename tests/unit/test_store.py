@@ -78,7 +78,49 @@ def test_migration_upgrade_downgrade_upgrade(scratch_db: str) -> None:
     migrate.upgrade(scratch_db)
     migrate.upgrade(scratch_db)  # idempotent
     with _connect(scratch_db) as conn:
-        assert conn.execute("SELECT version_num FROM alembic_version").fetchall() == [("0001_calls",)]
+        assert conn.execute("SELECT version_num FROM alembic_version").fetchall() == [("0002_offices",)]
+
+
+def _columns(url: str, table: str) -> set[str]:
+    engine = create_engine(url)
+    try:
+        return {c["name"] for c in inspect(engine).get_columns(table)}
+    finally:
+        engine.dispose()
+
+
+def test_migration_0002_down_and_up_with_office_calls(scratch_db: str) -> None:
+    new = {"office_id", "covering_site", "home_site", "caller_name", "misdirected", "transferred_to_office",
+           "transferred_at"}
+    migrate.upgrade(scratch_db)
+    assert new <= _columns(scratch_db, "calls")
+    with _connect(scratch_db) as conn:
+        conn.execute(
+            "INSERT INTO calls (linkedid, arrived_at, menu_at, outcome, misdirected, office_id)"
+            " VALUES ('a.1', now(), now(), 'misdirected', true, 'sie-64445-01'),"
+            " ('a.2', now(), NULL, 'office_line', false, 'sie-75056-01'), ('a.3', now(), NULL, 'closed', false, NULL)"
+        )
+        conn.execute("INSERT INTO call_events (linkedid, at, source, kind) VALUES ('a.1', now(), 'web', 'note'),"
+                     " ('a.1', now(), 'agi', 'misdirected')")
+    migrate.downgrade(scratch_db, "0001_calls")  # rows with the new values do not stop it
+    assert not new & _columns(scratch_db, "calls")
+    with _connect(scratch_db) as conn:
+        assert conn.execute("SELECT linkedid, outcome FROM calls ORDER BY linkedid").fetchall() == [
+            ("a.1", "abandoned_menu"), ("a.2", "failed"), ("a.3", "closed")]
+        assert conn.execute("SELECT source FROM call_events").fetchall() == [("agi",)]
+        with pytest.raises(psycopg.errors.CheckViolation):  # the 0001 checks are back
+            conn.execute("UPDATE calls SET outcome = 'office_line'")
+        indexes = {r[0] for r in conn.execute("SELECT indexname FROM pg_indexes WHERE tablename = 'calls'")}
+        assert "ix_calls_caller_number_arrived_at" not in indexes
+    migrate.upgrade(scratch_db)
+    with _connect(scratch_db) as conn:
+        conn.execute("UPDATE calls SET outcome = 'office_line' WHERE linkedid = 'a.2'")
+        conn.execute("INSERT INTO call_events (linkedid, at, source, kind) VALUES ('a.2', now(), 'web', 'note')")
+        indexes = {r[0] for r in conn.execute("SELECT indexname FROM pg_indexes WHERE tablename = 'calls'")}
+        assert {"ix_calls_caller_number_arrived_at", "ix_calls_office_id_arrived_at",
+                "ix_calls_home_site_arrived_at"} <= indexes
+        assert conn.execute("SELECT misdirected, transferred_to_office FROM calls WHERE linkedid = 'a.1'"
+                            ).fetchone() == (False, False)  # NOT NULL DEFAULT false on existing rows
 
 
 def test_models_match_migrations(db_url: str) -> None:
@@ -98,7 +140,7 @@ def test_alembic_cli_from_any_cwd(scratch_db: str, tmp_path: Path) -> None:
                    capture_output=True)
     out = subprocess.run([*base, "current"], cwd=tmp_path, env={**env, "CCPROS_DATABASE_URL": scratch_db},
                          check=True, capture_output=True, text=True)
-    assert "0001_calls" in out.stdout
+    assert "0002_offices (head)" in out.stdout
     missing = subprocess.run([*base, "current"], cwd=tmp_path, env=env, capture_output=True, text=True)
     assert missing.returncode != 0 and "CCPROS_DATABASE_URL" in missing.stderr
 
@@ -181,6 +223,7 @@ async def test_update_call_sets_columns_and_rejects_unknown(store: CallStore) ->
     assert (row["topic"], row["queue"], row["fallback"], row["menu_reason"]) == (
         "impots", "q_national", True, "choice")
     assert row["updated_at"] >= before["updated_at"]
+    assert (row["office_id"], row["misdirected"], row["transferred_to_office"]) == (None, False, False)
     for bad in ({"bogus": 1}, {"id": 5}, {"linkedid": "x"}, {"updated_at": T0}):
         with pytest.raises(ValueError):
             await store.update_call(linkedid, **bad)
@@ -201,9 +244,35 @@ async def test_set_if_null_only_fills_nulls(store: CallStore) -> None:
         await store.set_if_null(linkedid, nope=T0)
 
 
+async def test_update_call_office_columns(store: CallStore) -> None:
+    linkedid = lid()
+    await store.ensure_call(linkedid, arrived_at=T0, entry_kind="office")
+    await store.update_call(linkedid, office_id="sie-64445-01", covering_site="pau", home_site="pau",
+                            caller_name="SARL Dupont " + "x" * 100, misdirected=True, transferred_to_office=True)
+    await store.set_if_null(linkedid, transferred_at=T0 + timedelta(minutes=2))
+    await store.set_if_null(linkedid, transferred_at=T0 + timedelta(minutes=5))
+    row = await store.get_call(linkedid)
+    assert row is not None
+    assert (row["office_id"], row["covering_site"], row["home_site"]) == ("sie-64445-01", "pau", "pau")
+    assert row["caller_name"] == ("SARL Dupont " + "x" * 100)[:80]
+    assert (row["misdirected"], row["transferred_to_office"]) == (True, True)
+    assert row["transferred_at"] == T0 + timedelta(minutes=2)
+    with pytest.raises(ValueError):
+        await store.update_call(linkedid, transferred_at=datetime(2025, 1, 1, 12, 0))
+
+
+async def test_web_event_source(store: CallStore) -> None:
+    linkedid = lid()
+    await store.ensure_call(linkedid, arrived_at=T0)
+    await store.add_event(linkedid, T0, "web", "note", {"advisor": "pau-01"})
+    assert [e["source"] for e in await store.call_events(linkedid)] == ["web"]
+
+
 # -- finish_call ----------------------------------------------------------------
 CASES = {
     "closed": dict(outcome="closed", menu_at=T0),
+    "misdirected": dict(outcome="misdirected", misdirected=True, menu_at=T0),
+    "office_line": dict(outcome="office_line", office_id="sie-75056-01"),
     "answered": dict(menu_at=T0, queued_at=T0, answered_at=T0),
     "abandoned_queue": dict(menu_at=T0, queued_at=T0),
     "abandoned_menu": dict(menu_at=T0),
@@ -253,6 +322,102 @@ async def test_decide_outcome_agrees_with_sql(store: CallStore) -> None:
             await store.update_call(linkedid, **row)
             got = await store.finish_call(linkedid, ended_at=T0)
             assert got == decide_outcome(row), row
+
+
+# -- previous contacts / call context ------------------------------------------------
+CALLER = "+33612345678"
+NOW = T0 + timedelta(days=40)
+
+
+async def _past_call(store: CallStore, arrived_at: datetime, caller: str | None = CALLER, **fields) -> str:
+    linkedid = lid()
+    await store.ensure_call(linkedid, arrived_at=arrived_at, caller_number=caller, called_number="+33465710064",
+                            entry_kind="office")
+    if fields:
+        await store.update_call(linkedid, **fields)
+    return linkedid
+
+
+async def test_previous_contacts_newest_first_within_window(store: CallStore) -> None:
+    since = NOW - timedelta(days=30)
+    too_old = await _past_call(store, NOW - timedelta(days=31))
+    oldest = await _past_call(store, NOW - timedelta(days=29), topic="tva", outcome="answered",
+                              advisor_id="pau-01", site_id="pau", office_id="sie-64445-01", home_site="pau")
+    newest = await _past_call(store, NOW - timedelta(hours=1), outcome="misdirected", misdirected=True)
+    middle = await _past_call(store, NOW - timedelta(days=3))
+    await _past_call(store, NOW - timedelta(days=2), caller="+33698765432")  # someone else
+    await _past_call(store, NOW - timedelta(days=2), caller=None)
+    got = await store.previous_contacts(CALLER, since=since)
+    assert [c["linkedid"] for c in got] == [newest, middle, oldest]
+    assert too_old not in {c["linkedid"] for c in got}
+    assert got[2] == {"linkedid": oldest, "arrived_at": NOW - timedelta(days=29), "outcome": "answered",
+                      "topic": "tva", "office_id": "sie-64445-01", "home_site": "pau", "advisor_id": "pau-01",
+                      "site_id": "pau"}
+    assert got[0]["outcome"] == "misdirected"
+    # since is inclusive; limit keeps the newest
+    assert [c["linkedid"] for c in await store.previous_contacts(CALLER, since=NOW - timedelta(days=31))] == [
+        newest, middle, oldest, too_old]
+    assert [c["linkedid"] for c in await store.previous_contacts(CALLER, since=since, limit=2)] == [newest, middle]
+    assert await store.previous_contacts("+33100000000", since=since) == []
+    with pytest.raises(ValueError):
+        await store.previous_contacts(CALLER, since=datetime(2025, 1, 1))
+
+
+async def test_previous_contacts_before_a_call(store: CallStore) -> None:
+    since = NOW - timedelta(days=30)
+    first = await _past_call(store, NOW - timedelta(days=5))
+    current = await _past_call(store, NOW - timedelta(days=1))
+    same_instant_later = await _past_call(store, NOW - timedelta(days=1))  # inserted after current
+    await _past_call(store, NOW - timedelta(hours=2))  # arrived after the current call
+    got = await store.previous_contacts(CALLER, since=since, before_linkedid=current)
+    assert [c["linkedid"] for c in got] == [first]
+    got = await store.previous_contacts(CALLER, since=since, before_linkedid=same_instant_later)
+    assert [c["linkedid"] for c in got] == [current, first]
+    # an unknown call is only left out
+    assert len(await store.previous_contacts(CALLER, since=since, before_linkedid="nope")) == 4
+
+
+def test_previous_contacts_use_the_caller_index(db_url: str) -> None:
+    from sqlalchemy.dialects import postgresql
+
+    from ccpros_agi.store.repo import contacts_query
+
+    stmt = contacts_query(CALLER, since=T0, exclude="x.1", before=(NOW, 10))
+    sql = str(stmt.compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True}))
+    with _connect(db_url) as conn:
+        conn.execute("SET enable_seqscan = off")  # an empty table: make the planner show what it can use
+        plan = "\n".join(r[0] for r in conn.execute(f"EXPLAIN {sql}"))
+    assert "ix_calls_caller_number_arrived_at" in plan, plan
+
+
+async def test_call_context(store: CallStore) -> None:
+    await _past_call(store, NOW - timedelta(days=31))  # outside 30 days
+    earlier = await _past_call(store, NOW - timedelta(days=10), topic="tva", outcome="answered")
+    linkedid = await _past_call(store, NOW - timedelta(minutes=2), topic="conseiller", office_id="sie-64445-01",
+                                covering_site="pau", home_site="pau", queue="q-pau-conseiller",
+                                caller_name="SARL Dupont", advisor_id="pau-04", site_id="pau",
+                                answered_at=NOW - timedelta(minutes=1))
+    await _past_call(store, NOW - timedelta(minutes=1))  # a later call of the same caller
+    context = await store.call_context(linkedid, history_days=30, now=NOW)
+    assert context is not None
+    contacts = context.pop("previous_contacts")
+    assert context == {
+        "linkedid": linkedid, "caller_number": CALLER, "caller_name": "SARL Dupont",
+        "called_number": "+33465710064", "entry_kind": "office", "office_id": "sie-64445-01",
+        "topic": "conseiller", "home_site": "pau", "covering_site": "pau", "queue": "q-pau-conseiller",
+        "advisor_id": "pau-04", "site_id": "pau", "outcome": "in_progress", "arrived_at": NOW - timedelta(minutes=2),
+        "answered_at": NOW - timedelta(minutes=1), "misdirected": False,
+    }
+    assert [c["linkedid"] for c in contacts] == [earlier]
+    assert (await store.call_context(linkedid, history_days=5, now=NOW))["previous_contacts"] == []  # type: ignore[index]
+    assert await store.call_context("no-such-call", history_days=30, now=NOW) is None
+
+
+async def test_call_context_without_caller_number(store: CallStore) -> None:
+    await _past_call(store, NOW - timedelta(days=1), caller=None)
+    linkedid = await _past_call(store, NOW, caller=None)
+    context = await store.call_context(linkedid, history_days=30, now=NOW)
+    assert context is not None and context["caller_number"] is None and context["previous_contacts"] == []
 
 
 # -- events ---------------------------------------------------------------------

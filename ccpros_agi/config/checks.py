@@ -163,6 +163,8 @@ def _check_platform(p: PlatformRaw, topics: Entries | None, numbers: _NumberBook
     return Trunk(name=p.trunk.name, match=tuple(p.trunk.match)) if ok else None
 
 
+# PJSIP endpoints the platform defines besides advisors and the trunk (see confgen.py).
+RESERVED_ENDPOINTS = {"admin-gw": "the administration's gateway endpoint"}
 GATEWAY_RE = re.compile(r"sip:[A-Za-z0-9.-]+(:[0-9]{1,5})?")
 HISTORY_RANGE = (1, 365)
 
@@ -300,6 +302,9 @@ def _check_advisors(advisors: Entries, sites: Entries | None, topics: Entries | 
         if platform is not None and a.id == platform.trunk.name:
             out.add(f, entry, f"advisor id {a.id!r} is the trunk's name in platform.yaml; both become "
                     "PJSIP endpoints, rename the advisor")
+        elif a.id in RESERVED_ENDPOINTS:
+            out.add(f, entry, f"advisor id {a.id!r} is reserved for {RESERVED_ENDPOINTS[a.id]}; "
+                    "rename the advisor")
         if not a.name.strip():
             out.add(f, entry, "'name' is empty; write the advisor's name")
         if not a.site:

@@ -102,7 +102,8 @@ def _dump_logs(p: Platform) -> None:
 def workdir():
     path = Path(tempfile.mkdtemp(prefix="ccpros-sipp-"))
     yield path
-    shutil.rmtree(path, ignore_errors=True)
+    if not os.environ.get("CCPROS_KEEP_SIPP"):   # keep SIPp's logs to look into a failure
+        shutil.rmtree(path, ignore_errors=True)
 
 
 @pytest.fixture

@@ -369,3 +369,29 @@ def test_cli_config_check_errors(cfg_dir: Path, capsys: pytest.CaptureFixture[st
     lines = captured.err.splitlines()
     assert any(line.startswith("advisors.yaml: advisors[3] (id 'pau-04'): site 'pua'") for line in lines)
     assert any(line.startswith("topics.yaml: topics[1] (id 'cfe'): DTMF key '1'") for line in lines)
+
+
+# --- platform.yaml: individuals, admin gateway, dialling, history ----------------------------------------
+@pytest.mark.parametrize("edit, entry, message", [
+    (lambda d: d["individuals"].update(key="1"), "individuals", "already a topic's key"),
+    (lambda d: d["individuals"].update(key="12"), "individuals", "single digit"),
+    (lambda d: d["individuals"].update(number="+33199001000"), "individuals.number", "already used"),
+    (lambda d: d["individuals"].update(number="0800"), "individuals.number", ""),
+    (lambda d: d.update(admin_gateway="127.0.0.3:5070"), "admin_gateway", "SIP URI"),
+    (lambda d: d.update(advisor_dial_allowed=["+3312"]), "advisor_dial_allowed[0]", ""),
+    (lambda d: d.update(history_days=0), "history_days", "between 1 and 365"),
+], ids=["key-taken", "key-long", "number-dup", "number-bad", "gateway", "dial-allowed", "history"])
+def test_bad_platform_options(tmp_path, edit, entry, message):
+    import shutil
+
+    import yaml
+
+    shutil.copytree(DEMO, tmp_path, dirs_exist_ok=True)
+    path = tmp_path / "platform.yaml"
+    data = yaml.safe_load(path.read_text())
+    edit(data)
+    path.write_text(yaml.safe_dump(data, allow_unicode=True))
+    with pytest.raises(ConfigError) as info:
+        load_config(tmp_path)
+    texts = [str(p) for p in info.value.problems]
+    assert any(f"platform.yaml: {entry}: " in t and message in t for t in texts), texts

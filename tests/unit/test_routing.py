@@ -240,3 +240,47 @@ def test_open_until_midnight(tmp_path: Path) -> None:
     assert is_open(hours, paris(2027, 3, 1, 0, 0))
     assert not is_open(hours, paris(2027, 3, 2, 0, 0))
     assert "minuit" in hours_sentence(hours)
+
+
+# --- calls by called number (offices) ----------------------------------------------------------------
+from ccpros_agi.routing import classify_call, display_name, queue_for, speakable_number  # noqa: E402
+
+
+def test_classify_national_office_and_unknown(config: Config) -> None:
+    day = date(2026, 11, 23)
+    assert classify_call(config, config.national_number, day).kind == "national"
+    assert classify_call(config, "+33261910999", day).kind == "unknown"
+    assert classify_call(config, None, day).kind == "unknown"
+    pau = classify_call(config, "+33465710064", day)
+    assert (pau.kind, pau.office.id, pau.covering_site, pau.home_site, pau.own_line) == (
+        "office", "sie-64445-01", "pau", "pau", False)
+    paris = classify_call(config, "+33199000175", day)
+    assert (paris.office.id, paris.home_site, paris.own_line) == ("sie-75056-01", None, True)
+
+
+def test_office_coverage_starts_on_its_date(config: Config) -> None:
+    """Bayonne is covered by Pau from 2030-01-01: its own line the day before, Pau that day."""
+    before = classify_call(config, "+33465710164", date(2029, 12, 31))
+    on = classify_call(config, "+33465710164", date(2030, 1, 1))
+    assert (before.home_site, before.own_line) == (None, True)
+    assert (on.home_site, on.own_line) == ("pau", False)
+
+
+def test_queue_for_home_site_or_national(config: Config) -> None:
+    assert queue_for("tva", None) == "q-tva"
+    assert queue_for("tva", "pau") == "q-pau-tva"
+
+
+def test_display_name_shows_office_and_topic(config: Config) -> None:
+    tva = config.topic("tva")
+    pau = classify_call(config, "+33465710064", date(2026, 11, 23))
+    assert display_name(pau, tva) == "SIE de Pau · TVA"
+    assert display_name(classify_call(config, config.national_number, date(2026, 11, 23)), tva) == "TVA"
+
+
+def test_speakable_number() -> None:
+    assert speakable_number("+33199002000") == "01 99 00 20 00"
+
+
+def test_menu_offers_the_individuals_key(config: Config) -> None:
+    assert menu_prompt(config).endswith(config.individuals.prompt)

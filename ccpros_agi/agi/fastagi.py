@@ -132,6 +132,10 @@ def _decode(raw: bytes) -> str:
     return text
 
 
+class _ProbeClosed(Exception):
+    """A connection closed without sending a byte: a health probe, not Asterisk."""
+
+
 class _BadEnvironment(Exception):
     pass
 
@@ -147,6 +151,8 @@ async def _read_env(reader: asyncio.StreamReader) -> dict[str, str]:
         except ValueError as exc:  # a line longer than the stream limit
             raise _BadEnvironment("line too long") from exc
         if not raw.endswith(b"\n"):
+            if not raw and size == 0:
+                raise _ProbeClosed()
             raise _BadEnvironment("connection closed before the end of the environment")
         size += len(raw)
         if size > MAX_ENV_BYTES:
@@ -475,6 +481,9 @@ class FastAGIServer:
         peer = writer.get_extra_info("peername")
         try:
             env = await asyncio.wait_for(_read_env(reader), ENV_TIMEOUT)
+        except _ProbeClosed:
+            self._log.debug("agi_probe", peer=str(peer))
+            return
         except (_BadEnvironment, asyncio.TimeoutError) as exc:
             self._log.warning("agi_bad_environment", peer=str(peer), reason=str(exc) or "timeout")
             return

@@ -88,6 +88,11 @@ def test_closed_hours_play_the_closed_message(platform, closed_config, caller, r
         assert call["outcome"] == "closed"
         assert call["queued_at"] is None and call["answered_at"] is None
         assert "closed" in records.events(call["linkedid"])
+        # an office nobody covers keeps its own line, and outside its hours its own closed message
+        number = new_caller_number()
+        assert caller.sipp("+33199000175", number, expect_bye=True).run().ok
+        call = records.final(number)
+        assert (call["outcome"], call["office_id"], call["home_site"]) == ("closed", "sie-75056-01", None)
     finally:
         platform.stop_service("agi")
         platform.start_service("agi")

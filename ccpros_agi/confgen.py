@@ -131,8 +131,7 @@ def render_extensions(config: Config) -> str:
     out.append("[ccpros-outside]\n")
     for number in outside_numbers(config):
         forms = [number] + ([f"0{number[3:]}"] if number.startswith("+33") else [])
-        for form in forms:
-            out.append(f"exten => {form},1,Gosub(ccpros-dial-outside,s,1({number}))\n same => n,Hangup()\n")
+        out.extend(f"exten => {form},1,Goto(ccpros-dial-outside,{number},1)\n" for form in forms)
     return "".join(out)
 
 

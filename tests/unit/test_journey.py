@@ -32,7 +32,8 @@ async def test_attended_transfer_to_an_office_is_recorded(journey, store):
     await answered_call(journey)
     await journey(ev("AttendedTransfer", 1795440030.0, Result="Success",
                      OrigTransfererChannel="PJSIP/pau-01-00000002", OrigTransfererLinkedid=CALLER,
-                     SecondTransfererChannel="PJSIP/pau-01-00000003", SecondTransfererExten="0465719064",
+                     SecondTransfererChannel="PJSIP/pau-01-00000003", SecondTransfererContext="ccpros-dial-outside",
+                     SecondTransfererExten=OFFICE_LINE,
                      SecondTransfererLinkedid="1795440025.20", TransfereeChannel="PJSIP/trunk-00000001",
                      TransfereeLinkedid=CALLER, DestType="Bridge"))
     await journey(ev("Hangup", 1795440090.0, Uniqueid=CALLER, Linkedid=CALLER, Cause="16",

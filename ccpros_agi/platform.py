@@ -5,7 +5,6 @@ the tests start is what an operator starts.
 """
 from __future__ import annotations
 
-import os
 import socket
 import subprocess
 import sys

@@ -57,7 +57,7 @@ async def calls(request: web.Request) -> web.Response:
     try:
         limit = max(1, min(int(request.query.get("limit", "50")), 500))
     except ValueError:
-        raise web.HTTPBadRequest(text="limit must be an integer")
+        raise web.HTTPBadRequest(text="limit must be an integer") from None
     rows = await request.app[STORE].recent_calls(limit=limit)
     return web.json_response([_jsonable(r) for r in rows])
 

@@ -140,6 +140,32 @@ def cmd_run(args: argparse.Namespace) -> int:
     return run_foreground(args.config, Path(args.state), os.environ.get("CCPROS_DATABASE_URL"))
 
 
+def cmd_simulate(args: argparse.Namespace) -> int:
+    """Simulate a day of calls (workload file) with an overflow policy; print the report table."""
+    from ccpros_agi.overflow import parse_policy
+    from ccpros_agi.sim.engine import simulate
+    from ccpros_agi.sim.workload import load_workload
+
+    try:
+        config = load_config(args.config)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        return 1
+    try:
+        policy = parse_policy(args.policy)
+    except ValueError as exc:
+        print(f"--policy: {exc}", file=sys.stderr)
+        return 2
+    try:
+        workload = load_workload(args.workload, config)
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        print(f"{args.workload}: {exc}", file=sys.stderr)
+        return 1
+    print(simulate(workload, policy, args.seed).table())
+    return 0
+
+
 def handlers() -> Mapping[str, Handler]:
     """Dispatcher: the ``command`` default set by each leaf parser -> its function."""
     return {
@@ -147,6 +173,7 @@ def handlers() -> Mapping[str, Handler]:
         "directory import": cmd_directory_import,
         "serve": cmd_serve,
         "run": cmd_run,
+        "simulate": cmd_simulate,
     }
 
 
@@ -179,6 +206,15 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--state", metavar="DIR", default="var",
                      help="where secrets, the private database, logs and runtime files live (default: var)")
     run.set_defaults(command="run")
+
+    simulate = commands.add_parser("simulate", help="simulate a day of calls with an overflow policy")
+    simulate.add_argument("workload", metavar="WORKLOAD", type=Path, help="workload file (YAML or JSON)")
+    add_config_option(simulate)
+    simulate.add_argument("--policy", default="state+:10",
+                          help="separate, pooled, timer:SECONDS, timer:10/group,30/all, state:SECONDS, "
+                               "state+:SECONDS (default: state+:10)")
+    simulate.add_argument("--seed", type=int, default=1, help="random seed (default: 1)")
+    simulate.set_defaults(command="simulate")
 
     return parser
 

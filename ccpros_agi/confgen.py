@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 from ccpros_agi.config import Config, Topic
-from ccpros_agi.routing import queue_name, site_queue_name
+from ccpros_agi.routing import queue_name, queue_plan, site_queue_name
 
 ADMIN_GATEWAY = "admin-gw"     # PJSIP endpoint towards the administration's network (offices' lines)
 
@@ -107,6 +107,19 @@ def render_queues(config: Config, sounds_dir: str) -> str:
     return "".join(out)
 
 
+def render_queue_rules(config: Config) -> str:
+    """Timer overflow: a call with a home site starts with QUEUE_MAX_PENALTY=0 (its site's advisors)
+    and its topic's rule lets the other sites' advisors (penalty 1) in after the topic's delay,
+    in the same queue: the call keeps its place."""
+    out = [HEADER, "\n"]
+    for topic in config.topics:
+        plan = queue_plan(topic, home_site="any")
+        if plan.rule:
+            out.append(_section(plan.rule, (f"; {topic.label}: {topic.overflow}",
+                                            f"penaltychange => {plan.widen_after_s:g},1")))
+    return "".join(out)
+
+
 def outside_numbers(config: Config) -> list[str]:
     """Every number outside the platform that may be dialled: offices' own lines, the individuals'
     centre (when calls are transferred there) and what the operator allows advisors to dial."""
@@ -141,6 +154,7 @@ def generate(config: Config, advisor_passwords: Mapping[str, str], sounds_dir: s
     return {
         "pjsip_generated.conf": render_pjsip(config, advisor_passwords),
         "queues_generated.conf": render_queues(config, sounds_dir),
+        "queuerules.conf": render_queue_rules(config),
         "extensions_generated.conf": render_extensions(config),
     }
 

@@ -195,3 +195,38 @@ def speakable_number(e164: str) -> str:
     """+33199002000 -> "01 99 00 20 00": French numbers are said two digits at a time."""
     national = "0" + e164[3:] if e164.startswith("+33") else e164
     return " ".join(national[i:i + 2] for i in range(0, len(national), 2))
+
+
+# --- overflow to other sites, as Asterisk runs it ---------------------------------------------------------
+@dataclass(frozen=True)
+class QueuePlan:
+    """How app_queue treats a call: advisors of other sites are queue members at penalty 1.
+
+    - ``max_penalty``: QUEUE_MAX_PENALTY at entry (0: home site only), None: no limit;
+    - ``rule``: the queue rule (queuerules.conf) that raises it later, None: none;
+    - ``widen_after_s``: when other sites may answer (0: at once when the home site has nobody free),
+      None: never (separate sites) or no home site (national number: every site from the start).
+    """
+
+    max_penalty: int | None = None
+    rule: str | None = None
+    widen_after_s: float | None = None
+
+
+def queue_rule_name(topic_id: str) -> str:
+    return f"ccpros-{topic_id}"
+
+
+def queue_plan(topic: Topic, home_site: str | None) -> QueuePlan:
+    """The live form of the topic's overflow policy (ccpros_agi.overflow) for one call."""
+    from ccpros_agi.overflow import SeparateSites, TimerOverflow, parse_policy
+
+    if home_site is None:
+        return QueuePlan()
+    policy = parse_policy(topic.overflow)
+    if isinstance(policy, SeparateSites):
+        return QueuePlan(max_penalty=0)
+    if isinstance(policy, TimerOverflow):
+        return QueuePlan(max_penalty=0, rule=queue_rule_name(topic.id),
+                         widen_after_s=policy.tiers[0].after_seconds)
+    return QueuePlan(widen_after_s=0.0)

@@ -131,18 +131,26 @@ async def menu(call: Call, entry: routing.Entry, now: datetime) -> None:
         return
 
     topic, reason = routing.choose_topic(config, answer.digits)
+    served_by = topic                     # the topic whose queue takes the call
     queue = routing.queue_for(topic.id, entry.home_site)
     if topic.id != config.general_topic:
         logged = await req.get_full_variable(f"${{QUEUE_MEMBER({queue},logged)}}")
         if logged in (None, "", "0"):
             log.info("topic_queue_empty", queue=queue)
-            queue = routing.queue_for(config.general_topic, entry.home_site)
-    log.info("menu_choice", topic=topic.id, reason=reason, queue=queue, timed_out=answer.timed_out)
-    await call.record("menu_choice", topic=topic.id, menu_reason=reason, queue=queue)
+            served_by = config.general()
+            queue = routing.queue_for(served_by.id, entry.home_site)
+    plan = routing.queue_plan(served_by, entry.home_site)
+    log.info("menu_choice", topic=topic.id, reason=reason, queue=queue, timed_out=answer.timed_out,
+             widen_after_s=plan.widen_after_s)
+    await call.record("menu_choice", topic=topic.id, menu_reason=reason, queue=queue,
+                      overflow_policy=served_by.overflow if entry.home_site else None,
+                      widen_after_s=plan.widen_after_s)
     await call.event("menu_choice", digits=answer.digits[:4], timed_out=answer.timed_out, topic=topic.id,
                      queue=queue)
     await req.set_variable("CALLERID(name)", routing.display_name(entry, topic))
-    await call.finish(v.ACTION_QUEUE, **{v.TOPIC: topic.id, v.QUEUE: queue})
+    if plan.max_penalty is not None:
+        await req.set_variable("QUEUE_MAX_PENALTY", str(plan.max_penalty))
+    await call.finish(v.ACTION_QUEUE, **{v.TOPIC: topic.id, v.QUEUE: queue, v.RULE: plan.rule or ""})
 
 
 async def misdirected(call: Call) -> None:

@@ -3,6 +3,7 @@
 DONE = "CCPROS_DONE"          # "1" once the handler has decided: the dialplan trusts nothing else
 ACTION = "CCPROS_ACTION"      # what the dialplan does next: one of the ACTION_* values
 QUEUE = "CCPROS_QUEUE"        # the queue to join (ACTION_QUEUE)
+RULE = "CCPROS_RULE"          # its queue rule (queuerules.conf), empty for none
 DIAL = "CCPROS_DIAL"          # the number outside the platform to dial (ACTION_OUTSIDE)
 TOPIC = "CCPROS_TOPIC"
 CALLED = "CCPROS_CALLED"      # the called number as the trunk sent it (set by from-trunk)

@@ -80,6 +80,11 @@ class Journey:
         advisor = member_name(event)
         site = self.advisor_site(advisor)
         await self.store.set_if_null(linkedid, answered_at=at, advisor_id=advisor, site_id=site)
+        call = await self.store.get_call(linkedid)
+        if call and call["home_site"] and site and site != call["home_site"]:
+            await self.store.update_call(linkedid, overflowed=True)
+            log.info("call_overflowed", home_site=call["home_site"], site=site,
+                     widen_after_s=call["widen_after_s"])
         await self.store.add_event(linkedid, at, "ami", "answered", {
             "queue": event.get("Queue"), "advisor": advisor, "site": site,
             "hold_seconds": event.get("HoldTime"), "ring_seconds": event.get("RingTime")})

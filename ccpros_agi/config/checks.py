@@ -277,8 +277,27 @@ def _check_topics(topics: Entries, out: Collector) -> tuple[Topic, ...]:
                 out.add(f, entry, f"'{name}' is empty; write the text")
         if t.online is not None and not t.online.strip():
             out.add(f, entry, "'online' is empty; write the text or remove the key")
-        result.append(Topic(id=t.id, label=t.label, key=t.key, prompt=t.prompt, online=t.online))
+        if problem := _overflow_problem(t.overflow):
+            out.add(f, entry, problem)
+        result.append(Topic(id=t.id, label=t.label, key=t.key, prompt=t.prompt, online=t.online,
+                            overflow=t.overflow))
     return tuple(result)
+
+
+def _overflow_problem(text: str) -> str | None:
+    """The overflow policies Asterisk runs today (ccpros_agi/overflow.py has the simulator's others)."""
+    from ccpros_agi.overflow import Pooled, SeparateSites, TimerOverflow, parse_policy
+
+    fix = "use \"pooled\", \"separate\" or \"timer:SECONDS\" (e.g. \"timer:30\")"
+    try:
+        policy = parse_policy(text)
+    except ValueError as exc:
+        return f"overflow: {exc}; {fix}"
+    if isinstance(policy, (Pooled, SeparateSites)):
+        return None
+    if isinstance(policy, TimerOverflow) and len(policy.tiers) == 1 and policy.tiers[0].sites == "all":
+        return None
+    return f"overflow {text!r} is not available on the live platform yet (only in 'ccpros simulate'); {fix}"
 
 
 # --- advisors.yaml ---------------------------------------------------------------------------------

@@ -48,6 +48,9 @@ class Topic:
     key: str
     prompt: str
     online: str | None = None   # what can be done online, told after the choice (optional)
+    # how calls with a home site widen to other sites: "pooled" (other sites at once when the home
+    # site has nobody free), "separate" (never), "timer:SECONDS" (other sites after SECONDS)
+    overflow: str = "pooled"
 
 
 @dataclass(frozen=True)

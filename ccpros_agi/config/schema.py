@@ -57,6 +57,7 @@ class TopicRaw(Raw):
     key: str
     prompt: str
     online: str | None = None
+    overflow: str = "pooled"
 
 
 class AdvisorRaw(Raw):

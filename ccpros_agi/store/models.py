@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    Float,
     CheckConstraint,
     DateTime,
     ForeignKey,
@@ -105,6 +106,10 @@ class Call(Base):
     misdirected: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
     transferred_to_office: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
     transferred_at: Mapped[datetime | None] = mapped_column(TSTZ)
+    # -- 0003: overflow to other sites --
+    overflow_policy: Mapped[str | None] = mapped_column(Text)  # the topic's policy, for calls with a home site
+    widen_after_s: Mapped[float | None] = mapped_column(Float)  # when other sites could answer it
+    overflowed: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))  # answered at another site
 
 
 class CallEvent(Base):

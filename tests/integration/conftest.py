@@ -24,6 +24,7 @@ NATIONAL = "+33199001000"
 ALL_DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
 
+TVA_OVERFLOW_S = 5
 GATEWAY_IP = "127.0.0.3"     # the administration's network gateway (offices' own lines), simulated
 
 
@@ -41,6 +42,9 @@ def _config_copy(tmp_path_factory, name: str, hours_yaml: str, platform_extra: s
     target = tmp_path_factory.mktemp(name)
     shutil.copytree(PROJECT / "config", target, dirs_exist_ok=True)
     (target / "hours.yaml").write_text(hours_yaml)
+    # TVA overflows to other sites after 5 s (the demo says 30 s): test_overflow_calls.py
+    topics_yaml = target / "topics.yaml"
+    topics_yaml.write_text(topics_yaml.read_text().replace('overflow: "timer:30"', f'overflow: "timer:{TVA_OVERFLOW_S}"'))
     if platform_extra:
         platform_yaml = target / "platform.yaml"
         lines = [line for line in platform_yaml.read_text().splitlines() if not line.startswith("admin_gateway:")]

@@ -27,7 +27,8 @@ def passwords(config):
     return {a.id: f"pw-{a.id}" for a in config.advisors}
 
 
-@pytest.mark.parametrize("name", ["pjsip_generated.conf", "queues_generated.conf", "extensions_generated.conf"])
+@pytest.mark.parametrize("name", ["pjsip_generated.conf", "queues_generated.conf", "extensions_generated.conf",
+                                  "queuerules.conf"])
 def test_generated_file_matches_golden(config, passwords, name):
     text = confgen.generate(config, passwords, "/sounds")[name]
     golden = GOLDEN / name
@@ -95,3 +96,11 @@ def test_fill_refuses_unknown_tokens_and_line_breaks():
         fill("x={{nope}}", {}, source="t")
     with pytest.raises(AsteriskError, match="line break"):
         static_files(settings(ami_secret="a\n[evil]"), "/x")
+
+
+def test_timer_overflow_becomes_a_queue_rule(config):
+    from dataclasses import replace
+
+    topics = tuple(replace(t, overflow="timer:20") if t.id == "cfe" else t for t in config.topics)
+    text = confgen.render_queue_rules(replace(config, topics=topics))
+    assert "[ccpros-cfe]\n; CFE / IFER: timer:20\npenaltychange => 20,1\n" in text

@@ -409,7 +409,7 @@ def test_setup_renders_the_asterisk_config_of_the_instance(rendered):
     names = {p.name for p in etc.iterdir()}
     static = {p.name for p in pbx_instance.STATIC_DIR.glob("*.conf")}
     dialplan = {f"dialplan_{p.name}" for p in pbx_instance.DIALPLAN_DIR.glob("*.conf")}
-    generated = {"pjsip_generated.conf", "queues_generated.conf", "extensions_generated.conf"}
+    generated = {"pjsip_generated.conf", "queues_generated.conf", "extensions_generated.conf", "queuerules.conf"}
     assert names == static | dialplan | generated
     assert f"astetcdir => {INSTANCE.dir}/etc" in (etc / "asterisk.conf").read_text()
     assert "bind = 192.0.2.10:5060" in (etc / "pjsip.conf").read_text()

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 from ccpros_agi.config import Config, Topic
-from ccpros_agi.routing import queue_name, queue_plan, site_queue_name
+from ccpros_agi.routing import direct_queue_name, queue_name, queue_plan, site_queue_name
 
 ADMIN_GATEWAY = "admin-gw"     # PJSIP endpoint towards the administration's network (offices' lines)
 
@@ -70,7 +70,7 @@ def advisor_queues(config: Config, advisor) -> list[tuple[str, int]]:
     """(queue, penalty) an advisor joins at log-in: its topics' national queues, and the site queues
     of its topics, penalty 0 for its own site and 1 for the others (rung only when no advisor of
     the call's home site is free)."""
-    out = []
+    out = [(direct_queue_name(advisor.id), 0)]
     for topic in config.advisor_topics(advisor):
         out.append((queue_name(topic), 0))
         out += [(site_queue_name(s.id, topic), 0 if s.id == advisor.site else 1) for s in config.sites]
@@ -104,6 +104,14 @@ def render_queues(config: Config, sounds_dir: str) -> str:
             "announce-frequency=0",
             *_online(topic, sounds_dir),
         )))
+    for advisor in config.advisors:
+        out.append(_section(direct_queue_name(advisor.id), (
+            f"; {advisor.name} alone: repeat callers ring their last advisor first, when free",
+            "strategy=leastrecent", "ringinuse=no", f"timeout={config.repeat_caller_seconds or 1}",
+            "retry=0", "joinempty=paused,inuse,ringing,unavailable,invalid,unknown,wrapup",
+            "leavewhenempty=paused,inuse,ringing,unavailable,invalid,unknown,wrapup",
+            "setinterfacevar=yes", "musicclass=default", "announce-frequency=0",
+            "periodic-announce-frequency=0")))
     return "".join(out)
 
 
@@ -135,6 +143,7 @@ def render_extensions(config: Config) -> str:
     out = [HEADER, "\n"]
     out.append("; the queues the dialplan may send a call to\n[ccpros-queues]\n")
     out.extend(f"exten => {name},1,Return()\n" for name, _, _ in all_queues(config))
+    out.extend(f"exten => {direct_queue_name(a.id)},1,Return()\n" for a in config.advisors)
     out.append("\n; the queues each advisor serves, 'queue:penalty' joined by '&' (see dialplan_advisors.conf)\n")
     out.append("[ccpros-advisor-queues]\n")
     for advisor in config.advisors:

@@ -230,3 +230,19 @@ def queue_plan(topic: Topic, home_site: str | None) -> QueuePlan:
         return QueuePlan(max_penalty=0, rule=queue_rule_name(topic.id),
                          widen_after_s=policy.tiers[0].after_seconds)
     return QueuePlan(widen_after_s=0.0)
+
+
+# --- repeat callers ----------------------------------------------------------------------------------------
+def direct_queue_name(advisor_id: str) -> str:
+    """The queue of one advisor alone: a repeat caller rings it first, for a few seconds."""
+    return f"q-direct-{advisor_id}"
+
+
+def last_advisor(config: Config, previous_contacts: list[dict]) -> str | None:
+    """The advisor who answered the caller's most recent answered contact (newest first), if still
+    an advisor of the configuration."""
+    for contact in previous_contacts:
+        advisor = contact.get("advisor_id")
+        if advisor and contact.get("outcome") == "answered":
+            return advisor if advisor in {a.id for a in config.advisors} else None
+    return None

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import structlog
@@ -52,6 +52,7 @@ class Call:
 
     def __init__(self, req: AGIRequest, deps: InboundDeps, linkedid: str) -> None:
         self.req, self.deps, self.linkedid = req, deps, linkedid
+        self.caller_number: str | None = None
 
     async def record(self, what: str, **fields) -> None:
         await _record(what, self.deps.store.update_call(self.linkedid, **fields))
@@ -81,6 +82,7 @@ async def inbound(req: AGIRequest, deps: InboundDeps) -> None:
     called_raw = clean_raw(await req.get_variable(v.CALLED) or req.env.get("dnid", ""), 40)
     caller_raw = clean_raw(req.env.get("callerid", ""))
     caller_name = clean_raw(req.env.get("calleridname", ""))
+    call.caller_number = to_e164(caller_raw)
     today = now.astimezone(ZoneInfo(config.hours.timezone)).date()
     entry = routing.classify_call(config, to_e164(called_raw), today)
     if entry.kind == "unknown":
@@ -148,9 +150,38 @@ async def menu(call: Call, entry: routing.Entry, now: datetime) -> None:
     await call.event("menu_choice", digits=answer.digits[:4], timed_out=answer.timed_out, topic=topic.id,
                      queue=queue)
     await req.set_variable("CALLERID(name)", routing.display_name(entry, topic))
+    await offer_to_last_advisor(call, now)
     if plan.max_penalty is not None:
         await req.set_variable("QUEUE_MAX_PENALTY", str(plan.max_penalty))
     await call.finish(v.ACTION_QUEUE, **{v.TOPIC: topic.id, v.QUEUE: queue, v.RULE: plan.rule or ""})
+
+
+async def offer_to_last_advisor(call: Call, now: datetime) -> None:
+    """A repeat caller first rings the advisor who last answered them, if that advisor is free."""
+    config, req = call.deps.config, call.req
+    if not config.repeat_caller_seconds or not call.caller_number:
+        return
+    try:
+        contacts = await call.deps.store.previous_contacts(
+            call.caller_number, since=now - timedelta(days=config.history_days), before_linkedid=call.linkedid,
+            limit=10)
+    except Exception:
+        log.exception("record_failed", write="previous_contacts")
+        return
+    advisor = routing.last_advisor(config, contacts)
+    if advisor is None:
+        return
+    direct = routing.direct_queue_name(advisor)
+    logged = await req.get_full_variable(f"${{QUEUE_MEMBER({direct},logged)}}")
+    state = await req.get_full_variable(f"${{DEVICE_STATE(PJSIP/{advisor})}}")
+    if logged != "1" or state != "NOT_INUSE":
+        log.info("last_advisor_not_free", advisor=advisor, logged=logged, state=state)
+        return
+    log.info("offered_to_last_advisor", advisor=advisor, seconds=config.repeat_caller_seconds)
+    await call.record("repeat", repeat_advisor=advisor)
+    await call.event("offered_to_last_advisor", advisor=advisor)
+    await req.set_variable(v.DIRECT, direct)
+    await req.set_variable(v.DIRECT_SECONDS, str(config.repeat_caller_seconds))
 
 
 async def misdirected(call: Call) -> None:

@@ -78,6 +78,7 @@ def build_config(parsed: dict[str, Any], source: Path, out: Collector) -> Config
         admin_gateway=platform.admin_gateway,
         advisor_dial_allowed=tuple(platform.advisor_dial_allowed),
         history_days=platform.history_days,
+        repeat_caller_seconds=platform.repeat_caller_seconds,
     )
 
 
@@ -194,6 +195,9 @@ def _check_individuals(p: PlatformRaw, topics: Entries | None, numbers: _NumberB
     if not low <= p.history_days <= high:
         out.add(f, "history_days", f"must be between {low} and {high} days, got {p.history_days}; "
                 "30 is a good value")
+    if not 0 <= p.repeat_caller_seconds <= 30:
+        out.add(f, "repeat_caller_seconds", f"must be between 0 (off) and 30 seconds, got "
+                f"{p.repeat_caller_seconds}; 8 is a good value")
     if len(out.problems) != before:
         return None
     return Individuals(key=ind.key, number=ind.number, transfer=ind.transfer, prompt=ind.prompt)

@@ -116,6 +116,9 @@ class Config:
     advisor_dial_allowed: tuple[str, ...] = ()
     # How far back the advisor's view of a caller's previous contacts goes.
     history_days: int = 30
+    # A repeat caller (a call answered in the last history_days) first rings the advisor who last
+    # answered them, for this many seconds, if that advisor is free (0: off).
+    repeat_caller_seconds: int = 8
     # The office (SIE) directory, from offices.csv; empty when the file does not exist.
     directory: Directory = field(default_factory=_empty_directory)
 

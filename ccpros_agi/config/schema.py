@@ -43,6 +43,7 @@ class PlatformRaw(Raw):
     admin_gateway: str | None = None
     advisor_dial_allowed: list[str] = []
     history_days: StrictInt = 30
+    repeat_caller_seconds: StrictInt = 8
 
 
 class SiteRaw(Raw):

@@ -110,6 +110,8 @@ class Call(Base):
     overflow_policy: Mapped[str | None] = mapped_column(Text)  # the topic's policy, for calls with a home site
     widen_after_s: Mapped[float | None] = mapped_column(Float)  # when other sites could answer it
     overflowed: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))  # answered at another site
+    # -- 0004: repeat callers --
+    repeat_advisor: Mapped[str | None] = mapped_column(Text)  # rung first: the caller's last advisor
 
 
 class CallEvent(Base):

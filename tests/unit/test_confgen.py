@@ -53,7 +53,8 @@ def test_trunk_is_identified_by_ip_only_and_never_dials_out(config, passwords):
 
 def test_queues_do_not_ring_busy_advisors(config):
     text = confgen.render_queues(config, "/sounds")
-    assert text.count("ringinuse=no") == len(config.topics) * (1 + len(config.sites))
+    # the topics' queues (national and per home site) and each advisor's own queue (repeat callers)
+    assert text.count("ringinuse=no") == len(config.topics) * (1 + len(config.sites)) + len(config.advisors)
     assert "strategy=ringall" not in text
 
 

@@ -284,3 +284,14 @@ def test_speakable_number() -> None:
 
 def test_menu_offers_the_individuals_key(config: Config) -> None:
     assert menu_prompt(config).endswith(config.individuals.prompt)
+
+
+def test_last_advisor_of_a_repeat_caller(config: Config) -> None:
+    from ccpros_agi.routing import last_advisor
+
+    contacts = [{"advisor_id": None, "outcome": "abandoned_queue"},
+                {"advisor_id": "pau-02", "outcome": "answered"},
+                {"advisor_id": "pau-01", "outcome": "answered"}]
+    assert last_advisor(config, contacts) == "pau-02"
+    assert last_advisor(config, [{"advisor_id": "gone-01", "outcome": "answered"}]) is None
+    assert last_advisor(config, []) is None

@@ -125,6 +125,21 @@ def menu_texts(config: Config) -> dict[str, str]:
     return texts
 
 
+def asterisk_files(config: Config, settings: InstanceSettings, instance_dir: str,
+                   advisor_passwords: dict[str, str]) -> dict[str, str]:
+    """Every file of an instance's etc/ (as Asterisk sees ``instance_dir``): the static templates
+    filled in, the hand-written dialplan, and the parts generated from the configuration."""
+    files = static_files(settings, instance_dir)
+    files.update(confgen.generate(config, advisor_passwords, f"{instance_dir}/sounds"))
+    return files
+
+
+def make_sounds(config: Config, sounds_dir: Path) -> None:
+    """The instance's own prompts and hold music (remade only when their text changed)."""
+    synthesize(menu_texts(config), sounds_dir)
+    hold_music(sounds_dir / "moh")
+
+
 @dataclass
 class Platform:
     config_dir: Path
@@ -176,11 +191,8 @@ class Platform:
             ari_password=s.ari_password, db_host=db.host, db_port=db.port, db_name=db.name,
             db_user=db.cel_user, db_password=db.cel_password,
             general_queue=routing.queue_name(self.config.general_topic))
-        files = static_files(settings, self.instance.dir)
-        files.update(confgen.generate(self.config, s.advisor_passwords, f"{self.instance.dir}/sounds"))
-        self.instance.write_config(files)
-        synthesize(menu_texts(self.config), self.instance.sounds_dir)
-        hold_music(self.instance.sounds_dir / "moh")
+        self.instance.write_config(asterisk_files(self.config, settings, self.instance.dir, s.advisor_passwords))
+        make_sounds(self.config, self.instance.sounds_dir)
         self.instance.start()
         log.info("asterisk_started", instance=self.instance_name, sip_port=p.sip)
 

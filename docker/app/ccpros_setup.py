@@ -129,9 +129,9 @@ def settings_from_env(env: Mapping[str, str]) -> Settings:
 
 def render_asterisk(config, settings: Settings, advisor_passwords: Mapping[str, str]) -> dict[str, str]:
     """The instance's etc/ files, rendered by the same code as the local install."""
-    from ccpros_agi import confgen, routing
-    from ccpros_agi.pbx.instance import InstanceSettings, static_files
-    from ccpros_agi.platform import CEL_USER
+    from ccpros_agi import routing
+    from ccpros_agi.pbx.instance import InstanceSettings
+    from ccpros_agi.platform import CEL_USER, asterisk_files
 
     instance = InstanceSettings(
         sip_port=settings.sip_port, ami_port=settings.ami_port, http_port=settings.http_port,
@@ -140,13 +140,12 @@ def render_asterisk(config, settings: Settings, advisor_passwords: Mapping[str, 
         ari_password=settings.ari_password, db_host=settings.db_host, db_port=settings.db_port,
         db_name=settings.db_name, db_user=CEL_USER, db_password=settings.cel_password,
         general_queue=routing.queue_name(config.general_topic), sip_bind=settings.sip_bind)
-    files = static_files(instance, settings.instance_dir)
+    files = asterisk_files(config, instance, settings.instance_dir, advisor_passwords)
     if "asterisk.conf" not in files or "dialplan_inbound.conf" not in files:
         # instance.py finds asterisk/etc and dialplan/ next to the ccpros_agi package (PROJECT_DIR):
         # in the image they are in /opt/ccpros, imported first through PYTHONPATH.
         raise SetupError("the static Asterisk config (asterisk/etc, dialplan/) was not found next to the "
                          "ccpros_agi package: is PYTHONPATH=/opt/ccpros set?")
-    files.update(confgen.generate(config, advisor_passwords, f"{settings.instance_dir}/sounds"))
     return files
 
 
@@ -182,8 +181,7 @@ def prepare_database(settings: Settings) -> str:
 
 def setup(settings: Settings, *, database: bool = True, prompts: bool = True) -> None:
     from ccpros_agi.config import load_config
-    from ccpros_agi.pbx.prompts import hold_music, synthesize
-    from ccpros_agi.platform import menu_texts
+    from ccpros_agi.platform import make_sounds
     from ccpros_agi.runtime import Runtime
     from ccpros_agi.secrets import load_or_create_secrets
 
@@ -195,8 +193,7 @@ def setup(settings: Settings, *, database: bool = True, prompts: bool = True) ->
     host_dir = settings.instance_host_dir
     write_etc(host_dir / "etc", files)
     if prompts:
-        synthesize(menu_texts(config), host_dir / "sounds")
-        hold_music(host_dir / "sounds" / "moh")
+        make_sounds(config, host_dir / "sounds")
     Runtime(config_dir=str(settings.config_dir), database_url=url, agi_port=settings.agi_port,
             ami_port=settings.ami_port, ami_user=settings.ami_user, ami_secret=settings.ami_secret,
             http_port=settings.http_port, web_port=settings.web_port,

@@ -98,6 +98,18 @@ def _id_problem(kind: str, ident: str, example: str, max_len: int | None = None)
     return None
 
 
+def _check_id(kind: str, ident: str, example: str, ids: dict[str, str], file: str, entry: str,
+              out: Collector, max_len: int | None = None) -> None:
+    """A valid id, not used by an earlier entry (``ids``: id -> entry, filled here)."""
+    if problem := _id_problem(kind, ident, example, max_len):
+        out.add(file, entry, problem)
+    elif ident in ids:
+        out.add(file, entry, f"duplicate {kind} id {ident!r} (already used by {ids[ident]}); "
+                f"give each {kind} its own id")
+    else:
+        ids[ident] = entry
+
+
 def _timezone_problem(name: str) -> str | None:
     try:
         ZoneInfo(name)
@@ -212,13 +224,7 @@ def _check_sites(sites: Entries, out: Collector) -> tuple[Site, ...]:
     covered: dict[str, str] = {}
     result = []
     for entry, s in sites.items:
-        if problem := _id_problem("site", s.id, "pau"):
-            out.add(f, entry, problem)
-        elif s.id in ids:
-            out.add(f, entry, f"duplicate site id {s.id!r} (already used by {ids[s.id]}); "
-                    "give each site its own id")
-        else:
-            ids[s.id] = entry
+        _check_id("site", s.id, "pau", ids, f, entry, out)
         if not s.name.strip():
             out.add(f, entry, "'name' is empty; write the site's name, e.g. 'Pau'")
         if not 1 <= len(s.departements) <= MAX_DEPARTEMENTS:
@@ -262,13 +268,7 @@ def _check_topics(topics: Entries, out: Collector) -> tuple[Topic, ...]:
     keys: dict[str, str] = {}
     result = []
     for entry, t in topics.items:
-        if problem := _id_problem("topic", t.id, "tva"):
-            out.add(f, entry, problem)
-        elif t.id in ids:
-            out.add(f, entry, f"duplicate topic id {t.id!r} (already used by {ids[t.id]}); "
-                    "give each topic its own id")
-        else:
-            ids[t.id] = entry
+        _check_id("topic", t.id, "tva", ids, f, entry, out)
         if not KEY_RE.fullmatch(t.key):
             out.add(f, entry, f"key {t.key!r} must be a single digit from \"0\" to \"9\"; fix 'key'")
         elif t.key in keys:
@@ -315,13 +315,7 @@ def _check_advisors(advisors: Entries, sites: Entries | None, topics: Entries | 
     ids: dict[str, str] = {}
     result = []
     for entry, a in advisors.items:
-        if problem := _id_problem("advisor", a.id, "pau-01", MAX_ADVISOR_ID):
-            out.add(f, entry, problem)
-        elif a.id in ids:
-            out.add(f, entry, f"duplicate advisor id {a.id!r} (already used by {ids[a.id]}); "
-                    "give each advisor its own id")
-        else:
-            ids[a.id] = entry
+        _check_id("advisor", a.id, "pau-01", ids, f, entry, out, MAX_ADVISOR_ID)
         if platform is not None and a.id == platform.trunk.name:
             out.add(f, entry, f"advisor id {a.id!r} is the trunk's name in platform.yaml; both become "
                     "PJSIP endpoints, rename the advisor")

@@ -118,13 +118,14 @@ def render_queues(config: Config, sounds_dir: str) -> str:
 def render_queue_rules(config: Config) -> str:
     """Timer overflow: a call with a home site starts with QUEUE_MAX_PENALTY=0 (its site's advisors)
     and its topic's rule lets the other sites' advisors (penalty 1) in after the topic's delay,
-    in the same queue: the call keeps its place."""
+    in the same queue: the call keeps its place. State-based overflow is decided by the events
+    service; its optional safety net ("state:60,180") is a rule like a timer's."""
     out = [HEADER, "\n"]
     for topic in config.topics:
         plan = queue_plan(topic, home_site="any")
         if plan.rule:
             out.append(_section(plan.rule, (f"; {topic.label}: {topic.overflow}",
-                                            f"penaltychange => {plan.widen_after_s:g},1")))
+                                            f"penaltychange => {plan.rule_after_s:g},1")))
     return "".join(out)
 
 

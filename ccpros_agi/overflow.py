@@ -30,8 +30,8 @@ and device state; simulator: its own state).
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Literal, Protocol
 
 Scope = Literal["home", "group", "all"]
@@ -127,7 +127,8 @@ Policy = SeparateSites | Pooled | TimerOverflow | StateBased
 def parse_policy(text: str) -> Policy:
     """Policy from a short name: ``separate``, ``pooled``, ``timer:15`` (all sites after 15 s),
     ``timer:10/group,30/all``, ``state:60`` (threshold 60 s, all sites, needs an idle advisor elsewhere), ``state:60/group``,
-    ``state+:20`` (threshold 20 s, an idle advisor or a shorter estimated wait elsewhere)."""
+    ``state+:20`` (threshold 20 s, an idle advisor or a shorter estimated wait elsewhere), ``state:60,180``
+    (and every site after 180 s whatever the state: the safety net when the state is not known)."""
     text = text.strip().lower()
     if text in ("separate", "none"):
         return SeparateSites()
@@ -142,8 +143,10 @@ def parse_policy(text: str) -> Policy:
                 tiers.append(Tier(float(after), _scope(sites or "all")))
             return TimerOverflow(tuple(tiers), name=f"timer {arg}s" if "," not in arg else f"timer {arg}")
         if kind in ("state", "state+") and arg:
+            arg, _, fallback = arg.partition(",")
             threshold, _, sites = arg.partition("/")
-            return StateBased(float(threshold), _scope(sites or "all"), require_idle=kind == "state")
+            return StateBased(float(threshold), _scope(sites or "all"), require_idle=kind == "state",
+                              fallback_after_s=float(fallback) if fallback else None)
     except ValueError as exc:
         raise ValueError(f"policy {text!r}: {exc}") from None
     raise ValueError(f"unknown policy {text!r}: use separate, pooled, timer:SECONDS or state:SECONDS")
@@ -329,3 +332,40 @@ def decide(policy: Policy, call: WaitingCall, state: SiteState, now: float) -> W
                 return Widening(policy.sites, "state")
         return None
     raise TypeError(f"unknown policy {policy!r}")
+
+
+def widenings(policy: Policy, line: Sequence[WaitingCall], state: Snapshot, now: float) -> list[Widening | None]:
+    """Which calls of one home queue widen now: ``line`` is the queue in order (position 1 first), the
+    answer has one entry per call (None: stays as it is).
+
+    Calls are asked in order, and each widening is counted against the state the next call sees: with
+    ``require_idle``, a widened call takes an idle advisor elsewhere (the next call no longer counts it).
+    When a call widens, every call ahead of it widens too: app_queue serves a queue's callers in order,
+    and a call ahead that could not take the remote advisor would block the widened call behind it
+    (and it has waited longer: widening it is never worse for it).
+    """
+    idle = dict(state.idle_counts)
+    out: list[Widening | None] = [None] * len(line)
+    done = 0                                     # calls before this index are decided
+    for i, call in enumerate(line):
+        w = decide(policy, replace(call, position=i + 1), replace(state, idle_counts=idle), now)
+        if w is None:
+            continue
+        for j in range(done, i + 1):
+            if scope_rank(line[j].scope) >= scope_rank(w.scope):
+                continue
+            out[j] = w if j == i else Widening(w.scope, "ahead")
+            _take_idle(idle, state, line[j], w.scope)
+        done = i + 1
+    return out
+
+
+def _take_idle(idle: dict[tuple[str, str], int], state: Snapshot, call: WaitingCall, scope: Scope) -> None:
+    """A widened call will take an idle advisor of another site, if there is one (the one with most)."""
+    if call.home_site is None:
+        return
+    others = [s for s in state.sites_in(call.home_site, scope)
+              if s != call.home_site and idle.get((s, call.topic), 0) > 0]
+    if others:
+        site = max(others, key=lambda s: idle[(s, call.topic)])
+        idle[(site, call.topic)] -= 1

@@ -203,14 +203,18 @@ class QueuePlan:
     """How app_queue treats a call: advisors of other sites are queue members at penalty 1.
 
     - ``max_penalty``: QUEUE_MAX_PENALTY at entry (0: home site only), None: no limit;
-    - ``rule``: the queue rule (queuerules.conf) that raises it later, None: none;
+    - ``rule``: the queue rule (queuerules.conf) that raises it after ``rule_after_s``, None: none;
     - ``widen_after_s``: when other sites may answer (0: at once when the home site has nobody free),
-      None: never (separate sites) or no home site (national number: every site from the start).
+      None: never (separate sites), decided live (state-based: the events service widens the call and
+      records when) or no home site (national number: every site from the start);
+    - ``live``: the events service decides when the call widens (state-based policy).
     """
 
     max_penalty: int | None = None
     rule: str | None = None
+    rule_after_s: float | None = None
     widen_after_s: float | None = None
+    live: bool = False
 
 
 def queue_rule_name(topic_id: str) -> str:
@@ -219,7 +223,7 @@ def queue_rule_name(topic_id: str) -> str:
 
 def queue_plan(topic: Topic, home_site: str | None) -> QueuePlan:
     """The live form of the topic's overflow policy (ccpros_agi.overflow) for one call."""
-    from ccpros_agi.overflow import SeparateSites, TimerOverflow, parse_policy
+    from ccpros_agi.overflow import SeparateSites, StateBased, TimerOverflow, parse_policy
 
     if home_site is None:
         return QueuePlan()
@@ -227,8 +231,12 @@ def queue_plan(topic: Topic, home_site: str | None) -> QueuePlan:
     if isinstance(policy, SeparateSites):
         return QueuePlan(max_penalty=0)
     if isinstance(policy, TimerOverflow):
-        return QueuePlan(max_penalty=0, rule=queue_rule_name(topic.id),
-                         widen_after_s=policy.tiers[0].after_seconds)
+        after = policy.tiers[0].after_seconds
+        return QueuePlan(max_penalty=0, rule=queue_rule_name(topic.id), rule_after_s=after, widen_after_s=after)
+    if isinstance(policy, StateBased):
+        fallback = policy.fallback_after_s
+        return QueuePlan(max_penalty=0, rule=queue_rule_name(topic.id) if fallback is not None else None,
+                         rule_after_s=fallback, live=True)
     return QueuePlan(widen_after_s=0.0)
 
 

@@ -2,7 +2,8 @@
 
 Two processes, so that one can die without the other:
   * ``agi``: the FastAGI server (the IVR and the routing decisions at call time);
-  * ``events``: the AMI listener that writes the call journey, and the HTTP status/API.
+  * ``events``: the AMI listener that writes the call journey and widens calls of state-based
+    overflow topics, and the HTTP status/API.
 """
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from ccpros_agi.agi.fastagi import AGIRequest, FastAGIServer
 from ccpros_agi.agi.inbound import InboundDeps, inbound
 from ccpros_agi.ami.client import AMIClient
 from ccpros_agi.ami.journey import Journey
+from ccpros_agi.ami.widening import Widener
 from ccpros_agi.config import load_config
 from ccpros_agi.runtime import Runtime
 from ccpros_agi.store import CallStore
@@ -57,8 +59,17 @@ async def serve_events(rt: Runtime) -> None:
     store = await CallStore.connect(rt.database_url)
     advisors = {a.id: a.site for a in config.advisors}
     journey = Journey(store, advisors.get, config.directory.internal_lines())
-    ami = AMIClient(rt.host, rt.ami_port, rt.ami_user, rt.ami_secret, journey)
+    widener: Widener | None = None
+
+    async def on_event(event) -> None:
+        await journey(event)
+        if widener is not None:
+            await widener.on_event(event)
+
+    ami = AMIClient(rt.host, rt.ami_port, rt.ami_user, rt.ami_secret, on_event)
+    widener = Widener(ami, store, config)
     await ami.start()
+    widening = asyncio.create_task(widener.run(), name="widening")
     runner = web.AppRunner(webapp.make_app(store, ami, config, history_days=config.history_days),
                            access_log=None)
     await runner.setup()
@@ -73,6 +84,7 @@ async def serve_events(rt: Runtime) -> None:
             raise SystemExit(f"AMI login refused: {ami.task.exception()}")
     finally:
         stopped.cancel()
+        widening.cancel()
         await runner.cleanup()
         await ami.close()
         await store.close()

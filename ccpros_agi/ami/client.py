@@ -63,6 +63,9 @@ class AMIClient:
         self.connected = asyncio.Event()
         self._writer: asyncio.StreamWriter | None = None
         self._pending: dict[str, asyncio.Future[Message]] = {}
+        self._lists: dict[str, list[Message]] = {}     # ActionID -> events of a list action so far
+        self._list_done: dict[str, asyncio.Future[Message]] = {}
+        self.sessions = 0                                # logins so far: state read before a reconnect is stale
         self._ids = itertools.count(1)
         self._task: asyncio.Task[None] | None = None
 
@@ -93,6 +96,32 @@ class AMIClient:
             raise AMIError(f"AMI action {name} timed out") from exc
         finally:
             self._pending.pop(action_id, None)
+
+    async def collect(self, name: str, **fields: str) -> list[Message]:
+        """A list action (QueueStatus, ...): its events, up to the one that completes the list
+        (``EventList: Complete``), without it. The events do not go to the event handler."""
+        if not self._writer or not self.connected.is_set():
+            raise AMIError("AMI not connected")
+        action_id = f"ccpros-{next(self._ids)}"
+        loop = asyncio.get_running_loop()
+        reply_future: asyncio.Future[Message] = loop.create_future()
+        done_future: asyncio.Future[Message] = loop.create_future()   # set by the completing event
+        self._pending[action_id] = reply_future
+        self._lists[action_id] = []
+        self._list_done[action_id] = done_future
+        try:
+            self._writer.write(encode({"Action": name, "ActionID": action_id, **fields}))
+            reply = await asyncio.wait_for(reply_future, self.action_timeout)
+            if reply.get("Response") != "Success":
+                raise AMIError(f"AMI action {name} failed: {reply.get('Message', '')}")
+            await asyncio.wait_for(done_future, self.action_timeout)
+            return self._lists[action_id]
+        except asyncio.TimeoutError as exc:
+            raise AMIError(f"AMI action {name} timed out") from exc
+        finally:
+            self._pending.pop(action_id, None)
+            self._lists.pop(action_id, None)
+            self._list_done.pop(action_id, None)
 
     async def _run(self) -> None:
         delay = 0.5
@@ -125,10 +154,17 @@ class AMIClient:
         if reply.get("Response") != "Success":
             raise AMIAuthError(reply.get("Message", "login refused"))
         log.info("ami_connected", host=self.host, port=self.port)
+        self.sessions += 1
         self.connected.set()
         while True:
             message = await read_message(reader)
-            if "Event" in message:
+            if (items := self._lists.get(message.get("ActionID", ""))) is not None and "Event" in message:
+                if message.get("EventList") == "Complete":
+                    if (future := self._list_done.get(message["ActionID"])) and not future.done():
+                        future.set_result(message)
+                else:
+                    items.append(message)
+            elif "Event" in message:
                 try:
                     await self.on_event(message)
                 except Exception:  # one bad event must not stop the stream
@@ -141,6 +177,6 @@ class AMIClient:
         if self._writer:
             self._writer.close()
             self._writer = None
-        for future in self._pending.values():
+        for future in [*self._pending.values(), *self._list_done.values()]:
             if not future.done():
                 future.set_exception(AMIError("AMI connection lost"))

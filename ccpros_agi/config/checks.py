@@ -289,10 +289,11 @@ def _check_topics(topics: Entries, out: Collector) -> tuple[Topic, ...]:
 
 
 def _overflow_problem(text: str) -> str | None:
-    """The overflow policies Asterisk runs today (ccpros_agi/overflow.py has the simulator's others)."""
-    from ccpros_agi.overflow import Pooled, SeparateSites, TimerOverflow, parse_policy
+    """The overflow policies Asterisk runs (ccpros_agi/overflow.py: the simulator runs more)."""
+    from ccpros_agi.overflow import Pooled, SeparateSites, StateBased, TimerOverflow, parse_policy
 
-    fix = "use \"pooled\", \"separate\" or \"timer:SECONDS\" (e.g. \"timer:30\")"
+    fix = ('use "pooled", "separate", "timer:SECONDS" (e.g. "timer:30") or "state:SECONDS" '
+           '(e.g. "state:60", or "state:60,180" to widen after 180 s whatever the state)')
     try:
         policy = parse_policy(text)
     except ValueError as exc:
@@ -301,7 +302,9 @@ def _overflow_problem(text: str) -> str | None:
         return None
     if isinstance(policy, TimerOverflow) and len(policy.tiers) == 1 and policy.tiers[0].sites == "all":
         return None
-    return f"overflow {text!r} is not available on the live platform yet (only in 'ccpros simulate'); {fix}"
+    if isinstance(policy, StateBased) and policy.sites == "all" and policy.min_wait_s == 0:
+        return None
+    return f"overflow {text!r} is not available on the live platform (only in 'ccpros simulate'); {fix}"
 
 
 # --- advisors.yaml ---------------------------------------------------------------------------------

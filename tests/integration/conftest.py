@@ -25,6 +25,7 @@ ALL_DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", 
 
 
 TVA_OVERFLOW_S = 5
+CFE_OVERFLOW = "state:0"     # CFE widens once its home site has nobody free and another site has someone
 GATEWAY_IP = "127.0.0.3"     # the administration's network gateway (offices' own lines), simulated
 
 
@@ -44,7 +45,10 @@ def _config_copy(tmp_path_factory, name: str, hours_yaml: str, platform_extra: s
     (target / "hours.yaml").write_text(hours_yaml)
     # TVA overflows to other sites after 5 s (the demo says 30 s): test_overflow_calls.py
     topics_yaml = target / "topics.yaml"
-    topics_yaml.write_text(topics_yaml.read_text().replace('overflow: "timer:30"', f'overflow: "timer:{TVA_OVERFLOW_S}"'))
+    # CFE overflows by state (test_state_overflow.py)
+    topics = topics_yaml.read_text().replace('overflow: "timer:30"', f'overflow: "timer:{TVA_OVERFLOW_S}"')
+    assert '    key: "2"\n' in topics
+    topics_yaml.write_text(topics.replace('    key: "2"\n', f'    key: "2"\n    overflow: "{CFE_OVERFLOW}"\n'))
     if platform_extra:
         platform_yaml = target / "platform.yaml"
         lines = [line for line in platform_yaml.read_text().splitlines() if not line.startswith("admin_gateway:")]

@@ -6,7 +6,7 @@ import pytest
 
 from ccpros_agi.overflow import (
     Pooled, SeparateSites, Snapshot, StateBased, Tier, TimerOverflow, WaitingCall, Widening, decide,
-    estimated_wait, initial_scope, next_check, parse_policy, scope_rank, sites_in_scope,
+    estimated_wait, initial_scope, next_check, parse_policy, scope_rank, sites_in_scope, widenings,
 )
 
 SITES = ("pau", "cahors", "morlaix")
@@ -121,8 +121,38 @@ def test_parse_policy():
     assert parse_policy("timer:10/group,30/all").tiers == (Tier(10, "group"), Tier(30, "all"))
     assert parse_policy("state:45/group") == StateBased(45, "group")
     assert parse_policy("state+:20").require_idle is False
+    assert parse_policy("state:60,180") == StateBased(60, "all", fallback_after_s=180)
+    assert parse_policy("state:60").fallback_after_s is None
     with pytest.raises(ValueError):
         parse_policy("sometimes")
     with pytest.raises(ValueError):
         parse_policy("timer:10/nowhere")
     assert scope_rank("home") < scope_rank("group") < scope_rank("all")
+
+
+# --- widenings: one home queue at a time, in order ---------------------------------------------------------
+LINE = [call(arrival=0.0), call(arrival=10.0), call(arrival=20.0)]
+
+
+def test_widenings_count_each_widened_call_against_the_idle_advisors_elsewhere():
+    busy_home = state(idle={("cahors", "tva"): 2})
+    decisions = widenings(StateBased(0), LINE, busy_home, now=30.0)
+    assert [d and d.reason for d in decisions] == ["state", "state", None]
+
+
+def test_widenings_widen_the_calls_ahead_of_a_widened_call():
+    # 10 advisors at Pau, 300 s per call: the first caller (waited 10 s, 1st) expects 10 + 30 = 40 s, the
+    # second (waited 8 s, 2nd) 8 + 60 = 68 s. Over 50 s only the second; it widens, and the first with it,
+    # so that the first does not block the second at the head of the queue (and keeps its place)
+    line = [call(arrival=20.0), call(arrival=22.0)]
+    free_elsewhere = state(idle={("cahors", "tva"): 2}, staffed={("pau", "tva"): 10})
+    assert widenings(StateBased(70), line, free_elsewhere, now=30.0) == [None, None]
+    decisions = widenings(StateBased(50), line, free_elsewhere, now=30.0)
+    assert [d and (d.scope, d.reason) for d in decisions] == [("all", "ahead"), ("all", "state")]
+
+
+def test_widenings_skip_calls_already_widened_and_never_narrow():
+    line = [call(scope="all"), call(arrival=5.0)]
+    decisions = widenings(StateBased(0), line, state(idle={("cahors", "tva"): 1}), now=30.0)
+    assert decisions[0] is None and decisions[1] == Widening("all", "state")
+    assert widenings(StateBased(0), line, state(), now=30.0) == [None, None]      # nobody free elsewhere

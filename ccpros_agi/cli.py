@@ -32,8 +32,11 @@ def add_config_option(parser: argparse.ArgumentParser) -> None:
 
 def cmd_config_check(args: argparse.Namespace) -> int:
     """Load and check the configuration; print a summary, or every problem on stderr."""
+    from ccpros_agi.appointments.config import load_appointments
+
     try:
         config = load_config(args.config)
+        load_appointments(config)  # appointments.yaml, if there is one
     except ConfigError as exc:
         for problem in exc.problems:
             print(problem, file=sys.stderr)
@@ -105,7 +108,7 @@ def _replace_file(target: Path, text: str) -> None:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    """Run one long-running service (``agi`` or ``events``) until SIGTERM/SIGINT."""
+    """Run one long-running service (``agi``, ``events``, ``dialer``) until SIGTERM/SIGINT."""
     import asyncio
 
     from ccpros_agi.logging import configure_logging
@@ -196,7 +199,7 @@ def build_parser() -> argparse.ArgumentParser:
     directory_import.set_defaults(command="directory import")
 
     serve = commands.add_parser("serve", help="run one service (started by 'ccpros run')")
-    serve.add_argument("service", choices=("agi", "events"))
+    serve.add_argument("service", choices=("agi", "events", "dialer", "notifier"))
     serve.add_argument("--runtime", metavar="FILE", type=Path, required=True,
                        help="runtime file written by the platform runner (ports, credentials, database)")
     serve.set_defaults(command="serve")

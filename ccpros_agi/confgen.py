@@ -9,6 +9,7 @@ from collections.abc import Iterable, Mapping
 
 from ccpros_agi.config import Config, Topic
 from ccpros_agi.routing import direct_queue_name, queue_name, queue_plan, site_queue_name
+from ccpros_agi.waiting import QUEUE_PROMPTS
 
 ADMIN_GATEWAY = "admin-gw"     # PJSIP endpoint towards the administration's network (offices' lines)
 
@@ -35,8 +36,11 @@ def _section(name: str, lines: Iterable[str]) -> str:
 def render_pjsip(config: Config, advisor_passwords: Mapping[str, str]) -> str:
     trunk = config.trunk
     out = [HEADER, "\n"]
+    # with a contact, calls can go out to businesses (callbacks) through the carrier
     out.append(_section(trunk.name, ("type=endpoint", "transport=transport-udp", "context=from-trunk",
-                                     *_ENDPOINT_COMMON)))
+                                     *((f"aors={trunk.name}",) if trunk.contact else ()), *_ENDPOINT_COMMON)))
+    if trunk.contact:
+        out.append(_section(trunk.name, ("type=aor", f"contact={trunk.contact}")))
     out.append(_section(f"{trunk.name}-identify", ("type=identify", f"endpoint={trunk.name}",
                                                    *(f"match={m}" for m in trunk.match))))
     if config.admin_gateway:
@@ -78,11 +82,25 @@ def advisor_queues(config: Config, advisor) -> list[tuple[str, int]]:
 
 
 def _online(topic: Topic, sounds_dir: str) -> tuple[str, ...]:
-    """What can be done online: told to waiting callers a few seconds after they join, then each minute."""
+    """What can be done online: told to waiting callers half a minute after they join, then each minute:
+    between the position announcements (:func:`_position`: on joining, then on the minute at most), not
+    right after them."""
     if not topic.online:
         return ("periodic-announce-frequency=0",)
-    return (f"periodic-announce={sounds_dir}/online-{topic.id}", "periodic-announce-startdelay=3",
+    return (f"periodic-announce={sounds_dir}/online-{topic.id}", "periodic-announce-startdelay=30",
             "periodic-announce-frequency=60")
+
+
+def _position(sounds_dir: str) -> tuple[str, ...]:
+    """The caller's position, said by app_queue in French (ccpros_agi.waiting: "Vous êtes en position"
+    <number> "dans la file d'attente."): as soon as the call waits in the queue, then when it has moved
+    up, at most once a minute, or every two minutes if it has not. Never app_queue's hold time: a moving
+    average of past waits, blind to the queue's length and staffing (docs/decisions/0005); the entry
+    handler says a bound it can defend, or nothing."""
+    return ("announce-position=yes", "announce-holdtime=no", "announce-frequency=120",
+            "min-announce-frequency=60",
+            *(f"{option}={sounds_dir}/{prompt}" for option, prompt in QUEUE_PROMPTS.items()),
+            "queue-thankyou=")
 
 
 def render_queues(config: Config, sounds_dir: str) -> str:
@@ -101,7 +119,9 @@ def render_queues(config: Config, sounds_dir: str) -> str:
             "setinterfacevar=yes",
             "setqueuevar=yes",
             "musicclass=default",
-            "announce-frequency=0",
+            # a key pressed while waiting (the callback key) leaves for this context, if it is there
+            "context=ccpros-queue-keys",
+            *_position(sounds_dir),
             *_online(topic, sounds_dir),
         )))
     for advisor in config.advisors:
@@ -150,6 +170,10 @@ def render_extensions(config: Config) -> str:
     for advisor in config.advisors:
         queues = "&".join(f"{q}:{p}" for q, p in advisor_queues(config, advisor))
         out.append(f"exten => {advisor.id},1,Return({queues})\n")
+    out.append("\n; keys a waiting caller may press in a queue (queues.conf context=ccpros-queue-keys)\n")
+    out.append("[ccpros-queue-keys]\n")
+    if config.callback is not None:
+        out.append(f"exten => {config.callback.key},1,Goto(ccpros-callback-ask,s,1)\n")
     out.append("\n; the only numbers outside the platform that calls may reach, in E.164 and national form\n")
     out.append("[ccpros-outside]\n")
     for number in outside_numbers(config):

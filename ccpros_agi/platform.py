@@ -19,6 +19,7 @@ from sqlalchemy.engine import make_url
 from ccpros_agi import confgen, routing
 from ccpros_agi.config import Config, load_config
 from ccpros_agi.pbx.instance import DEFAULT_ROOTFS, AsteriskInstance, InstanceSettings, ensure_rootfs, static_files
+from ccpros_agi.callbacks import policy as callback_policy
 from ccpros_agi.pbx.prompts import hold_music, synthesize
 from ccpros_agi.runtime import Runtime
 from ccpros_agi.secrets import Secrets, load_or_create_secrets
@@ -122,6 +123,7 @@ def menu_texts(config: Config) -> dict[str, str]:
         "individuals": routing.individuals_message(config),
     }
     texts.update({f"online-{t.id}": t.online for t in config.topics if t.online})
+    texts.update(callback_policy.texts(config))
     return texts
 
 
@@ -203,7 +205,7 @@ class Platform:
             ami_port=self.ports.ami, ami_user=self.secrets.ami_user, ami_secret=self.secrets.ami_secret,
             http_port=self.ports.http, web_port=self.ports.web, sounds_dir=f"{self.instance.dir}/sounds")
         self.runtime.save(self.state_dir / "runtime.json")
-        for name in ("events", "agi"):
+        for name in ("events", "agi", "dialer"):
             self.start_service(name)
         self.wait_ready()
 

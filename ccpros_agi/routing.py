@@ -191,6 +191,20 @@ def display_name(entry: Entry, topic: Topic) -> str:
     return label[:60]
 
 
+def callback_display(config: Config, office_id: str | None, topic_id: str | None) -> str:
+    """What the advisor's phone shows for a callback: "Rappel · SIE de Pau · TVA"."""
+    parts = ["Rappel"]
+    if office_id:
+        try:
+            parts.append(config.directory.office(office_id).name)
+        except KeyError:
+            pass
+    topic = next((t for t in config.topics if t.id == topic_id), None)
+    if topic is not None:
+        parts.append(topic.label)
+    return " · ".join(parts)[:60]
+
+
 def speakable_number(e164: str) -> str:
     """+33199002000 -> "01 99 00 20 00": French numbers are said two digits at a time."""
     national = "0" + e164[3:] if e164.startswith("+33") else e164

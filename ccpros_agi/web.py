@@ -20,7 +20,9 @@ HISTORY_DAYS = web.AppKey("history_days", int)  # how far back a call's context 
 LINKEDID_RE = re.compile(r"[A-Za-z0-9._-]{1,150}")
 
 
-def make_app(store, ami: AMIClient, config: Config, *, history_days: int = 30) -> web.Application:
+def make_app(store, ami: AMIClient, config: Config, *, history_days: int = 30,
+             appointments=None) -> web.Application:
+    """``appointments``: an AppointmentStore to serve the office agendas (ccpros_agi.web_appointments)."""
     if history_days < 0:
         raise ValueError("history_days must be >= 0")
     app = web.Application()
@@ -31,6 +33,11 @@ def make_app(store, ami: AMIClient, config: Config, *, history_days: int = 30) -
     app.router.add_get("/api/calls", calls)
     app.router.add_get("/api/calls/{linkedid}", call)
     app.router.add_get("/api/calls/{linkedid}/context", call_context)
+    if appointments is not None:
+        from ccpros_agi import web_appointments
+
+        web_appointments.add_routes(app, appointments, directory=config.directory,
+                                    advisors=[a.id for a in config.advisors])
     return app
 
 

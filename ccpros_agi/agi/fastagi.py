@@ -358,6 +358,16 @@ class AGIRequest:
             raise AGIError(f"STREAM FILE {path} failed (missing sound file?)", reply)
         return chr(code) if code > 0 else None
 
+    async def say_digits(self, digits: str, escape_digits: str = "") -> str | None:
+        """Say ``digits`` one by one in the channel's language; returns the escape digit pressed, or None."""
+        if not digits.isdigit() or not _ESCAPE_DIGITS_RE.match(escape_digits):
+            raise ValueError(f"invalid digits to say: {digits!r} / {escape_digits!r}")
+        reply = await self.command(f'SAY DIGITS {digits} "{escape_digits}"', timeout=MEDIA_TIMEOUT)
+        if reply.result == "-1":
+            raise self._hung_up("channel hung up during SAY DIGITS", reply)
+        code = int(reply.result) if reply.result.isdigit() else 0
+        return chr(code) if code > 0 else None
+
     async def get_data(
         self, path: str, timeout_ms: int, max_digits: int, *, timeout: float | None = None
     ) -> DigitsResult:

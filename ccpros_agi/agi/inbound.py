@@ -9,18 +9,23 @@ AMI journey records the call too).
 """
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta, timezone
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import structlog
+from sqlalchemy import func, select
 
-from ccpros_agi import routing
+from ccpros_agi import routing, waiting
 from ccpros_agi.agi import variables as v
-from ccpros_agi.agi.fastagi import AGIRequest
+from ccpros_agi.agi.fastagi import AGIError, AGIRequest, ChannelHungUp
 from ccpros_agi.config import Config
+from ccpros_agi.confgen import advisor_queues
 from ccpros_agi.numbers import clean_raw, stored_number, to_e164
+from ccpros_agi.store.models import Call as CallRow
 
 log = structlog.get_logger("ccpros.agi.inbound")
 
@@ -154,6 +159,150 @@ async def menu(call: Call, entry: routing.Entry, now: datetime) -> None:
     if plan.max_penalty is not None:
         await req.set_variable("QUEUE_MAX_PENALTY", str(plan.max_penalty))
     await call.finish(v.ACTION_QUEUE, **{v.TOPIC: topic.id, v.QUEUE: queue, v.RULE: plan.rule or ""})
+    await announce_wait(call, queue, plan, now)
+
+
+async def announce_wait(call: Call, queue: str, plan: routing.QueuePlan, now: datetime) -> None:
+    """Tell the caller, just before the call joins ``queue``, a bound on their wait they can rely on,
+    or nothing (ccpros_agi.waiting decides, from the live state), and record what was said (call event
+    ``wait_announced``). app_queue says the position itself when the call joins. Called once the call
+    is safe (CCPROS_DONE set): whatever happens here, the call still queues."""
+    req = call.req
+    try:
+        observed = await observe_wait(call, queue, plan, now)
+    except ChannelHungUp:
+        return
+    except Exception:
+        log.exception("wait_state_unreadable", queue=queue)
+        await call.event("wait_announced", position=None, estimate_s=None, said=[], reason="no_state",
+                         queue=queue)
+        return
+    announcement = waiting.decide(observed)
+    try:
+        if announcement.prompts and await req.get_variable(v.DIRECT):
+            # a repeat caller first rings their last advisor, who is free: the wait is likely none
+            announcement = waiting.Announcement(announcement.position, "direct_offer",
+                                                bound_s=announcement.bound_s, mean_s=announcement.mean_s)
+    except AGIError:
+        return
+    said: list[str] = []
+    try:
+        for prompt in announcement.prompts:
+            await call.play(prompt)
+            said.append(prompt)
+    except AGIError as exc:             # hung up, or a missing prompt: record what was really said
+        log.info("wait_announcement_cut", reason=str(exc))
+    finally:
+        record = announcement.record() | {"said": said, "queue": queue, "handling_s": round(observed.handling_s, 1),
+                                          "pools": [asdict(p) for p in observed.pools]}
+        if said != list(announcement.prompts):
+            record |= {"estimate_s": None, "minutes": None, "planned": list(announcement.prompts)}
+        log.info("wait_announced", position=announcement.position, reason=announcement.reason,
+                 minutes=record["minutes"], said=said)
+        await call.event("wait_announced", **record)
+
+
+# Asterisk reads an AGI command into a 2048-byte buffer: the expressions are sent a few at a time.
+_COMMAND_BUDGET = 1500
+_UNREACHABLE = ("UNAVAILABLE", "INVALID", "")
+_FREE = ("NOT_INUSE", "UNKNOWN")      # app_queue rings members in these states
+
+
+async def observe_wait(call: Call, queue: str, plan: routing.QueuePlan, now: datetime) -> waiting.Observed:
+    """The live state a waiting-time bound needs, from Asterisk's dialplan functions: the callers waiting
+    in ``queue``, its members (penalty, paused, device state), the callers waiting in the other queues
+    those members serve, and the mean handling time of their calls today. ValueError when unreadable."""
+    config, req = call.deps.config, call.req
+    head = await req.get_full_variable(f"${{QUEUE_WAITING_COUNT({queue})}}|${{QUEUE_MEMBER_LIST({queue})}}")
+    count, _, member_list = (head or "").partition("|")
+    position = int(count) + 1
+    interfaces = [m.strip() for m in member_list.split(",") if m.strip()]
+    members: dict[str, tuple[int, bool, str]] = {}      # advisor -> (penalty, paused, device state)
+    member_state = {m: f"${{QUEUE_MEMBER({queue},penalty,{m})}}:${{QUEUE_MEMBER({queue},paused,{m})}}:"
+                       f"${{DEVICE_STATE({m})}}" for m in interfaces}
+    for interface, value in (await _evaluate(req, member_state, "|")).items():
+        penalty, paused, state = (value.split(":") + ["", "", ""])[:3]
+        members[interface.partition("/")[2]] = (int(penalty or 0), paused == "1", state.strip().upper())
+    staffed = {a: m for a, m in members.items() if not m[1] and m[2] not in _UNREACHABLE}
+
+    max_penalty_text = await req.get_variable("QUEUE_MAX_PENALTY")
+    max_penalty = int(max_penalty_text) if max_penalty_text not in (None, "") else None
+    groups = [(0.0, [a for a, m in staffed.items() if max_penalty is None or m[0] <= max_penalty])]
+    if max_penalty is not None and plan.rule_after_s is not None:
+        groups.append((float(plan.rule_after_s), list(staffed)))
+
+    known = {a.id: a for a in config.advisors}
+    others: dict[str, set[str]] = {}                    # advisor -> the other queues they serve
+    for advisor_id in staffed:
+        if advisor_id in known:
+            others[advisor_id] = {q for q, _ in advisor_queues(config, known[advisor_id])
+                                  if q not in (queue, routing.direct_queue_name(advisor_id))}
+    queues = sorted(set().union(*others.values())) if others else []
+    counts = await _evaluate(req, {q: f"${{QUEUE_WAITING_COUNT({q})}}" for q in queues}, ",")
+    waiting_in = {q: int(n or 0) for q, n in counts.items()}
+
+    pools = []
+    for after_s, advisors in groups:
+        served = set().union(*(others.get(a, set()) for a in advisors)) if advisors else set()
+        pools.append(waiting.Pool(staffed=len(advisors), free=sum(staffed[a][2] in _FREE for a in advisors),
+                                  waiting_elsewhere=sum(waiting_in.get(q, 0) for q in served), after_s=after_s))
+    handling = await handling_seconds(call, list(members), now)
+    return waiting.Observed(position=position, pools=tuple(pools), handling_s=handling)
+
+
+async def _evaluate(req: AGIRequest, expressions: dict[str, str], sep: str) -> dict[str, str]:
+    """Each expression's value, by key, a few expressions to a command (joined by ``sep``, which no
+    value may contain). ValueError when Asterisk's answer does not have one value per expression."""
+    out: dict[str, str] = {}
+    keys = list(expressions)
+    while keys:
+        batch, size = [], 0
+        while keys and (not batch or size + len(expressions[keys[0]]) + 1 <= _COMMAND_BUDGET):
+            size += len(expressions[keys[0]]) + 1
+            batch.append(keys.pop(0))
+        values = (await req.get_full_variable(sep.join(expressions[k] for k in batch)) or "").split(sep)
+        if len(values) != len(batch):
+            raise ValueError(f"{len(batch)} expressions, {len(values)} values")
+        out.update(zip(batch, values))
+    return out
+
+
+_TALK_TTL_S = 30.0
+_talk_cache: dict[str, Any] = {}
+
+
+async def handling_seconds(call: Call, advisors: list[str], now: datetime) -> float:
+    """Mean handling time of the calls these advisors answered today (ended ones), pulled towards the
+    default while few are known (waiting.mean_handling_s). One grouped query for all advisors, kept
+    30 s; the default when the store cannot tell."""
+    if getattr(call.deps.store, "engine", None) is None:
+        return waiting.mean_handling_s(count=0)
+    tz = ZoneInfo(call.deps.config.hours.timezone)
+    local = now.astimezone(tz)
+    since = datetime(local.year, local.month, local.day, tzinfo=tz)
+    cached = _talk_cache.get("data")
+    if cached is None or _talk_cache.get("since") != since or time.monotonic() - _talk_cache["at"] > _TALK_TTL_S:
+        try:
+            cached = await _talk_today(call.deps.store, since)
+        except Exception:
+            log.exception("record_failed", write="talk_today")
+            return waiting.mean_handling_s(count=0)
+        _talk_cache.update(data=cached, since=since, at=time.monotonic())
+    count = sum(cached.get(a, (0, 0.0))[0] for a in advisors)
+    total = sum(cached.get(a, (0, 0.0))[1] for a in advisors)
+    return waiting.mean_handling_s(count=count, total_s=total)
+
+
+async def _talk_today(store, since: datetime) -> dict[str, tuple[int, float]]:
+    """advisor -> (calls answered and ended since ``since``, their total talk seconds)."""
+    talk = func.extract("epoch", CallRow.ended_at - CallRow.answered_at)
+    stmt = (select(CallRow.advisor_id, func.count(), func.sum(talk))
+            .where(CallRow.arrived_at >= since, CallRow.answered_at.is_not(None), CallRow.ended_at.is_not(None),
+                   CallRow.advisor_id.is_not(None))
+            .group_by(CallRow.advisor_id))
+    async with store.engine.connect() as conn:
+        rows = (await conn.execute(stmt)).all()
+    return {advisor: (int(n), float(total or 0.0)) for advisor, n, total in rows}
 
 
 async def offer_to_last_advisor(call: Call, now: datetime) -> None:

@@ -16,6 +16,7 @@ from ccpros_agi.numbers import clean_raw, stored_number, to_e164
 log = structlog.get_logger("ccpros.journey")
 
 TRUNK_CONTEXT = "from-trunk"
+CALLBACK_PREFIX = "ccpros-cb-"
 
 
 def event_time(event: Mapping[str, str]) -> datetime:
@@ -54,8 +55,8 @@ class Journey:
         handler = self.handlers.get(event.get("Event", ""))
         # a transfer event names the caller's call by its transferee's linkedid
         linkedid = event.get("Linkedid") or event.get("TransfereeLinkedid")
-        if handler is None or not linkedid:
-            return
+        if handler is None or not linkedid or linkedid.startswith(CALLBACK_PREFIX):
+            return      # a callback's legs are recorded on the call it was asked during (ccpros_agi/callbacks)
         with structlog.contextvars.bound_contextvars(linkedid=linkedid):
             await handler(linkedid, event_time(event), event)
 

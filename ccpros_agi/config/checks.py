@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 import holidays
 
 from .common import DEPARTEMENT_RE, Collector, Entries, describe, number_problem
-from .models import Advisor, Config, Hours, Individuals, Site, Topic, Trunk
+from .models import Advisor, Callback, Config, Hours, Individuals, Site, Topic, Trunk
 from .schema import OFFICES_FILE, HoursRaw, PlatformRaw
 
 if TYPE_CHECKING:
@@ -45,6 +45,7 @@ def build_config(parsed: dict[str, Any], source: Path, out: Collector) -> Config
 
     trunk = _check_platform(platform, topics, numbers, out) if platform else None
     individuals = _check_individuals(platform, topics, numbers, out) if platform else None
+    callback = _check_callback(platform, out) if platform else None
     site_models = _check_sites(sites, out) if sites else None
     topic_models = _check_topics(topics, out) if topics else None
     advisor_models = (
@@ -78,6 +79,7 @@ def build_config(parsed: dict[str, Any], source: Path, out: Collector) -> Config
         admin_gateway=platform.admin_gateway,
         advisor_dial_allowed=tuple(platform.advisor_dial_allowed),
         history_days=platform.history_days,
+        callback=callback,
         repeat_caller_seconds=platform.repeat_caller_seconds,
     )
 
@@ -173,7 +175,35 @@ def _check_platform(p: PlatformRaw, topics: Entries | None, numbers: _NumberBook
             ok = False
             out.add(f, f"trunk.match[{index}]", f"{value!r} is not an IP address or network; "
                     "write an address like 192.0.2.10 or a network like 192.0.2.0/24")
-    return Trunk(name=p.trunk.name, match=tuple(p.trunk.match)) if ok else None
+    if p.trunk.contact is not None and not GATEWAY_RE.fullmatch(p.trunk.contact):
+        ok = False
+        out.add(f, "trunk", f"'contact' {p.trunk.contact!r} is not a SIP URI of the form sip:HOST[:PORT]; "
+                "e.g. \"sip:192.0.2.10:5060\"")
+    return Trunk(name=p.trunk.name, match=tuple(p.trunk.match), contact=p.trunk.contact) if ok else None
+
+
+def _check_callback(p: PlatformRaw, out: Collector) -> Callback | None:
+    """platform.yaml's callback: a key, sane delays, and a way out to call businesses back."""
+    f, c = "platform.yaml", p.callback
+    if c is None:
+        return None
+    before = len(out.problems)
+    if not KEY_RE.fullmatch(c.key):
+        out.add(f, "callback", f"key {c.key!r} must be a single digit from \"0\" to \"9\"; e.g. \"5\"")
+    for name, low, high, good in (("offer_after_seconds", 0, 3600, 60), ("ring_seconds", 5, 120, 30),
+                                  ("max_attempts", 1, 10, 3), ("retry_after_seconds", 10, 86400, 120),
+                                  ("max_attempts_per_number_per_day", 1, 50, 6)):
+        value = getattr(c, name)
+        if not low <= value <= high:
+            out.add(f, "callback", f"'{name}' must be between {low} and {high}, got {value}; {good} is a good value")
+    if p.trunk.contact is None:
+        out.add(f, "callback", "callbacks need a way out to the businesses: set trunk.contact (the carrier's "
+                "SIP URI, e.g. \"sip:192.0.2.10:5060\") or remove 'callback'")
+    if len(out.problems) != before:
+        return None
+    return Callback(key=c.key, offer_after_seconds=c.offer_after_seconds, ring_seconds=c.ring_seconds,
+                    max_attempts=c.max_attempts, retry_after_seconds=c.retry_after_seconds,
+                    max_attempts_per_number_per_day=c.max_attempts_per_number_per_day)
 
 
 # PJSIP endpoints the platform defines besides advisors and the trunk (see confgen.py).

@@ -75,6 +75,21 @@ class Advisor:
 class Trunk:
     name: str
     match: tuple[str, ...]
+    # where calls to businesses go (callbacks), SIP URI; None: the platform places no outgoing call
+    contact: str | None = None
+
+
+@dataclass(frozen=True)
+class Callback:
+    """Callbacks offered to waiting callers (issue 5): the key they press in the queue, when it is
+    offered, how the dialer calls them back."""
+
+    key: str = "5"
+    offer_after_seconds: int = 60        # offered when the expected wait (or the wait so far) passes this
+    ring_seconds: int = 30               # how long the business's phone rings
+    max_attempts: int = 3                # then the callback is failed
+    retry_after_seconds: int = 120       # between two attempts
+    max_attempts_per_number_per_day: int = 6
 
 
 @dataclass(frozen=True)
@@ -119,6 +134,8 @@ class Config:
     # A repeat caller (a call answered in the last history_days) first rings the advisor who last
     # answered them, for this many seconds, if that advisor is free (0: off).
     repeat_caller_seconds: int = 8
+    # Callbacks offered to waiting callers; None: not offered.
+    callback: Callback | None = None
     # The office (SIE) directory, from offices.csv; empty when the file does not exist.
     directory: Directory = field(default_factory=_empty_directory)
 

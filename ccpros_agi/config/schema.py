@@ -24,6 +24,16 @@ class MenuRaw(Raw):
 class TrunkRaw(Raw):
     name: str
     match: list[str]
+    contact: str | None = None
+
+
+class CallbackRaw(Raw):
+    key: str = "5"
+    offer_after_seconds: StrictInt = 60
+    ring_seconds: StrictInt = 30
+    max_attempts: StrictInt = 3
+    retry_after_seconds: StrictInt = 120
+    max_attempts_per_number_per_day: StrictInt = 6
 
 
 class IndividualsRaw(Raw):
@@ -44,6 +54,7 @@ class PlatformRaw(Raw):
     advisor_dial_allowed: list[str] = []
     history_days: StrictInt = 30
     repeat_caller_seconds: StrictInt = 8
+    callback: CallbackRaw | None = None
 
 
 class SiteRaw(Raw):

@@ -1,7 +1,8 @@
 """Voice prompts of our own, synthesised in French with espeak-ng and converted by sox.
 
 Prompts are made from the configured texts at start-up; a prompt whose text has not
-changed is not made again (the text is kept beside the sound).
+changed is not made again (the text is kept beside the sound). The prompts that do not depend on the
+configuration (:func:`fixed_texts`: waiting information) are made along with them.
 """
 from __future__ import annotations
 
@@ -14,11 +15,21 @@ from pathlib import Path
 _SOX_OUT = ["-r", "8000", "-c", "1", "-b", "16", "-e", "signed-integer"]
 
 
-def synthesize(texts: Mapping[str, str], out_dir: Path, *, voice: str = "fr", speed: int = 155) -> list[str]:
-    """Write ``<name>.wav`` for every text; returns the names that were (re)made."""
+def fixed_texts() -> dict[str, str]:
+    """Prompts of our own that do not depend on the configuration, by name: what waiting callers are
+    told about their wait (ccpros_agi.waiting, played by the entry handler and by app_queue)."""
+    from ccpros_agi.waiting import PROMPTS
+
+    return dict(PROMPTS)
+
+
+def synthesize(texts: Mapping[str, str], out_dir: Path, *, voice: str = "fr", speed: int = 155,
+               fixed: bool = True) -> list[str]:
+    """Write ``<name>.wav`` for every text, and for every :func:`fixed_texts` one unless ``fixed`` is
+    False (``texts`` win on a shared name); returns the names that were (re)made."""
     out_dir.mkdir(parents=True, exist_ok=True)
     made = []
-    for name, text in texts.items():
+    for name, text in ({**fixed_texts(), **texts} if fixed else dict(texts)).items():
         wav, stamp = out_dir / f"{name}.wav", out_dir / f"{name}.txt"
         if wav.exists() and stamp.exists() and stamp.read_text() == text:
             continue

@@ -38,6 +38,7 @@ OUTCOMES = (
     "failed",
     "misdirected",  # a private individual, told the individuals' number (maybe transferred there)
     "office_line",  # an office nobody covers: sent to the office's own line
+    "callback",     # the caller asked to be called back in their turn, and hung up (ccpros_agi/callbacks)
 )
 EVENT_SOURCES = ("agi", "ami", "dialplan", "web")  # web: an advisor's action through the HTTP API
 CALLER_RAW_MAX = 80  # caller_raw and caller_name

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import re
 import shutil
 import tempfile
 import uuid
@@ -17,7 +18,7 @@ from psycopg.rows import dict_row
 
 from ccpros_agi.platform import Database, Platform
 from ccpros_agi.store.pgcluster import PrivateCluster  # noqa: F401 (type of db fixtures)
-from tests.integration.sip import SCENARIOS, AdvisorPhone, Caller, Sipp, free_udp_port, wait_for
+from tests.integration.sip import TRUNK_IP, SCENARIOS, AdvisorPhone, Caller, Sipp, free_udp_port, wait_for
 
 PROJECT = Path(__file__).resolve().parents[2]
 NATIONAL = "+33199001000"
@@ -27,6 +28,7 @@ ALL_DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", 
 TVA_OVERFLOW_S = 5
 CFE_OVERFLOW = "state:0"     # CFE widens once its home site has nobody free and another site has someone
 GATEWAY_IP = "127.0.0.3"     # the administration's network gateway (offices' own lines), simulated
+CALLBACK_KEY = "5"
 
 
 @pytest.fixture(scope="session")
@@ -35,8 +37,18 @@ def gateway_port() -> int:
 
 
 @pytest.fixture(scope="session")
-def _gateway_yaml(gateway_port) -> str:
-    return f'\nadmin_gateway: "sip:{GATEWAY_IP}:{gateway_port}"\n'
+def business_port() -> int:
+    """Where the carrier takes the platform's outgoing calls (callbacks to businesses), simulated."""
+    return free_udp_port(TRUNK_IP)
+
+
+@pytest.fixture(scope="session")
+def _gateway_yaml(gateway_port, business_port) -> str:
+    # appended to platform.yaml (its own admin_gateway and callback lines are dropped)
+    return (f'\nadmin_gateway: "sip:{GATEWAY_IP}:{gateway_port}"\n'
+            f"callback: {{key: \"{CALLBACK_KEY}\", offer_after_seconds: 0, ring_seconds: 5, max_attempts: 2,"
+            f" retry_after_seconds: 10, max_attempts_per_number_per_day: 6}}\n"
+            f"# trunk contact: sip:{TRUNK_IP}:{business_port}\n")
 
 
 def _config_copy(tmp_path_factory, name: str, hours_yaml: str, platform_extra: str = "") -> Path:
@@ -51,7 +63,12 @@ def _config_copy(tmp_path_factory, name: str, hours_yaml: str, platform_extra: s
     topics_yaml.write_text(topics.replace('    key: "2"\n', f'    key: "2"\n    overflow: "{CFE_OVERFLOW}"\n'))
     if platform_extra:
         platform_yaml = target / "platform.yaml"
-        lines = [line for line in platform_yaml.read_text().splitlines() if not line.startswith("admin_gateway:")]
+        text = platform_yaml.read_text()
+        text = text[:text.index("\ncallback:")] if "\ncallback:" in text else text
+        contact = re.search(r"# trunk contact: (\S+)", platform_extra)
+        if contact:
+            text = re.sub(r'contact: "sip:[^"]*"', f'contact: "{contact.group(1)}"', text)
+        lines = [line for line in text.splitlines() if not line.startswith("admin_gateway:")]
         platform_yaml.write_text("\n".join(lines) + platform_extra)
     return target
 
@@ -103,7 +120,7 @@ def _dump_logs(p: Platform) -> None:
     for path in sorted((p.state_dir / "log").glob("*.log")) + (
             [p.instance.log_dir / "console.out"] if p.instance else []):
         if path.exists():
-            print(f"--- {path} ---\n{path.read_text()[-5000:]}")
+            print(f"--- {path} ---\n{path.read_text()[-80000:]}")
 
 
 @pytest.fixture

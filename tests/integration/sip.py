@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import shutil
 import socket
+import struct
 import subprocess
 import tempfile
 import time
@@ -102,16 +103,45 @@ class Sipp:
         return SippResult(self.proc.returncode, text)
 
 
+def _pcap_name(key: str) -> str:
+    return "dtmf_2833_" + {"*": "star", "#": "pound"}.get(key, key) + ".pcap"
+
+
+def sequenced_dtmf_pcaps(keys: list[str], directory: Path) -> list[Path]:
+    """Copies of SIPp's DTMF recordings whose RTP sequence numbers and timestamps increase from one key
+    to the next: SIPp replays the recordings as they are, one SSRC for all, and Asterisk drops an
+    RFC 4733 event older than the last one it saw (a "1" after a "5" would be lost)."""
+    out = []
+    for index, key in enumerate(keys):
+        data = bytearray((DTMF_PCAPS / _pcap_name(key)).read_bytes())
+        offset, packet = 24, 0
+        while offset < len(data):
+            length = struct.unpack_from("<I", data, offset + 8)[0]
+            start = offset + 16
+            struct.pack_into(">H", data, start + 40, 0)                       # UDP checksum: none
+            struct.pack_into(">HI", data, start + 44, 20000 + index * 100 + packet, 200000 + index * 20000)
+            offset, packet = start + length, packet + 1
+        path = directory / f"dtmf-{index}-{_pcap_name(key)}"
+        path.write_bytes(bytes(data))
+        out.append(path)
+    return out
+
+
 def caller_scenario(caller: str, *, dtmf: str | None, dtmf_after_ms: int, hangup_after_ms: int | None,
-                    expect_bye: bool, display: str = "") -> str:
-    """A business calling through the trunk: answer, maybe a DTMF key (RFC 4733), then either
-    hang up after ``hangup_after_ms`` or wait for Asterisk to hang up (``expect_bye``)."""
+                    expect_bye: bool, display: str = "", more_keys: tuple[tuple[str, int], ...] = (),
+                    pcap_dir: Path | None = None) -> str:
+    """A business calling through the trunk: answer, maybe a DTMF key (RFC 4733) and more keys
+    (``more_keys``: (key, milliseconds before it); their recordings are written to ``pcap_dir``), then
+    either hang up after ``hangup_after_ms`` or wait for Asterisk to hang up (``expect_bye``)."""
     dtmf_part = ""
-    if dtmf is not None:
-        name = {"*": "star", "#": "pound"}.get(dtmf, dtmf)
-        dtmf_part = (f'<pause milliseconds="{dtmf_after_ms}"/>\n'
-                     f'<nop><action><exec play_pcap_audio="{DTMF_PCAPS}/dtmf_2833_{name}.pcap"/>'
-                     f'</action></nop>\n')
+    keys = (((dtmf, dtmf_after_ms),) if dtmf is not None else ()) + tuple(more_keys)
+    if more_keys and pcap_dir is not None:
+        pcaps = sequenced_dtmf_pcaps([key for key, _ in keys], pcap_dir)
+    else:
+        pcaps = [DTMF_PCAPS / _pcap_name(key) for key, _ in keys]
+    for (_, after_ms), pcap in zip(keys, pcaps):
+        dtmf_part += (f'<pause milliseconds="{after_ms}"/>\n'
+                      f'<nop><action><exec play_pcap_audio="{pcap}"/></action></nop>\n')
     if expect_bye:
         end = """<recv request="BYE" timeout="60000"/>
   <send><![CDATA[
@@ -194,9 +224,10 @@ class Caller:
 
     def sipp(self, called: str, caller: str = "+33639980001", *, dtmf: str | None = None,
              dtmf_after_ms: int = 1500, hangup_after_ms: int | None = 6000, expect_bye: bool = False,
-             timeout_s: int = 60, display: str = "") -> Sipp:
+             timeout_s: int = 60, display: str = "", more_keys: tuple[tuple[str, int], ...] = ()) -> Sipp:
         xml = caller_scenario(caller, dtmf=dtmf, dtmf_after_ms=dtmf_after_ms,
-                              hangup_after_ms=hangup_after_ms, expect_bye=expect_bye, display=display)
+                              hangup_after_ms=hangup_after_ms, expect_bye=expect_bye, display=display,
+                              more_keys=more_keys, pcap_dir=Path(tempfile.mkdtemp(dir=self.workdir, prefix="dtmf-")))
         fd, path = tempfile.mkstemp(suffix=".xml", dir=self.workdir, prefix="caller-")
         Path(path).write_text(xml)
         return Sipp(self.sip_port, Path(path), ip=TRUNK_IP, service=called, workdir=self.workdir,

@@ -127,10 +127,10 @@ CASES = [
     # files and syntax
     pytest.param(delete("hours.yaml"), "hours.yaml", "(file)", "missing file", id="missing-file"),
     pytest.param(text_edit("platform.yaml", "timezone: Europe/Paris", "timezone: [Europe/Paris"),
-                 "platform.yaml", "line 20", "invalid YAML, column 5: expected ',' or ']'", id="yaml-syntax"),
+                 "platform.yaml", "line 25", "invalid YAML, column 5: expected ',' or ']'", id="yaml-syntax"),
     pytest.param(text_edit("platform.yaml", "general_topic: conseiller", "general_topic: conseiller\n"
                            "general_topic: tva"),
-                 "platform.yaml", "line 23", "key 'general_topic' is written twice", id="yaml-duplicate-key"),
+                 "platform.yaml", "line 28", "key 'general_topic' is written twice", id="yaml-duplicate-key"),
     pytest.param(lambda d: (d / "topics.yaml").write_text("# nothing\n"), "topics.yaml", "(top level)",
                  "expected a mapping with the keys topics, got an empty file", id="empty-file"),
     pytest.param(lambda d: (d / "sites.yaml").write_text("- pau\n"), "sites.yaml", "(top level)",
@@ -160,7 +160,7 @@ CASES = [
     pytest.param(data_edit("platform.yaml", lambda d: d.update(general_topc="tva")),
                  "platform.yaml", "(top level)", "unknown key 'general_topc'; remove it or fix its spelling "
                  "(allowed keys: national_number, timezone, menu, general_topic, trunk, individuals, admin_gateway, "
-                 "advisor_dial_allowed, history_days, repeat_caller_seconds)",
+                 "advisor_dial_allowed, history_days, repeat_caller_seconds, callback)",
                  id="unknown-key-top"),
     pytest.param(data_edit("advisors.yaml", lambda d: d["advisors"][1].update(topcis=["tva"])),
                  "advisors.yaml", "advisors[1] (id 'pau-02')",
@@ -168,7 +168,7 @@ CASES = [
                  id="unknown-key-entry"),
     pytest.param(data_edit("platform.yaml", lambda d: d["trunk"].update(matches=["10.0.0.1"])),
                  "platform.yaml", "trunk", "unknown key 'matches'; remove it or fix its spelling "
-                 "(allowed keys: name, match)", id="unknown-key-nested"),
+                 "(allowed keys: name, match, contact)", id="unknown-key-nested"),
     pytest.param(data_edit("hours.yaml", lambda d: d["public_holidays"].update(contry="FR")),
                  "hours.yaml", "public_holidays", "unknown key 'contry'", id="unknown-key-hours"),
     # references and duplicates

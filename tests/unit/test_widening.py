@@ -34,7 +34,7 @@ def leave(queue: str, uniqueid: str) -> dict[str, str]:
 
 async def test_lines_follow_joins_and_leaves_and_keep_the_first_arrival(config):
     w = Widener(ami=None, store=None, config=config)
-    assert set(w.policies) == {"cfe"} and "q-pau-cfe" in w.watched and "q-pau-tva" not in w.watched
+    assert set(w.policies) == {"cfe", "paiement"} and "q-pau-cfe" in w.watched and "q-pau-tva" not in w.watched
     await w.on_event(join("q-pau-cfe", "a", 1, ts=100.0))
     await w.on_event(join("q-pau-cfe", "b", 2, ts=105.0))
     await w.on_event(join("q-pau-tva", "x", 1))                  # not a state-based topic: not followed

@@ -1,0 +1,133 @@
+"""FastAGI handlers of callbacks (dialplan/callbacks.conf).
+
+- ``/callback``: a waiting caller pressed the callback key. The number is their caller ID when it is a
+  French geographic or mobile number (said, then confirmed with 1), or typed (10 digits); other numbers
+  are refused with a message. Booked: the caller is told they keep their turn and hangs up; the call's
+  outcome is ``callback``. Not booked (declined, refused twice, no key): back into the queue at their
+  place (the dialplan, QUEUEPOSITION).
+- ``/callback-dial``: an advisor answered a callback's queue leg: record who, then the dialplan dials
+  the business (never twice: the store records ``dialed_at`` once).
+- ``/callback-result``: the business leg ended: record the result, decide retry or the end.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import structlog
+
+from ccpros_agi import routing
+from ccpros_agi.agi import variables as v
+from ccpros_agi.agi.fastagi import AGIRequest
+from ccpros_agi.agi.inbound import InboundDeps, _record
+from ccpros_agi.numbers import to_e164
+
+from .policy import DIAL_RESULTS, callback_number, parse_channel_id
+from .store import CallbackStore
+
+log = structlog.get_logger("ccpros.agi.callback")
+
+CONFIRM, OTHER = "1", "2"
+TYPED_DIGITS = 10
+
+
+@dataclass
+class CallbackDeps:
+    inbound: InboundDeps
+    callbacks: CallbackStore
+
+
+async def callback(req: AGIRequest, deps: CallbackDeps) -> None:
+    base, config = deps.inbound, deps.inbound.config
+    linkedid = await req.get_full_variable("${CHANNEL(linkedid)}") or req.env.get("uniqueid", "")
+    req.bind(linkedid=linkedid)
+    sounds = base.sounds_dir
+
+    async def event(kind: str, **data) -> None:
+        await _record(kind, base.store.add_event(linkedid, base.clock(), "agi", kind, data))
+
+    call = await base.store.get_call(linkedid)
+    queue = await req.get_variable(v.QUEUE)
+    if config.callback is None or call is None or not queue or call.get("queued_at") is None:
+        log.warning("callback_not_possible", queue=queue, known=call is not None)
+        return                                          # back to the queue (no CCPROS_DONE)
+    await event("callback_asked", position=await req.get_variable("QUEUEPOSITION"))
+    number, why = callback_number(to_e164(req.env.get("callerid", "")) or req.env.get("callerid", ""))
+    if number is not None:
+        # a key pressed while the number is read out counts: callers answer before the question ends
+        keys = CONFIRM + OTHER
+        key = (await req.stream_file(f"{sounds}/callback-confirm-intro", keys)
+               or await req.say_digits(_national(number), keys)
+               or (await req.get_data(f"{sounds}/callback-confirm-keys", 5000, 1)).digits)
+        if key != CONFIRM:
+            number = None
+    for _ in range(2):
+        if number is not None:
+            break
+        typed = await req.get_data(f"{sounds}/callback-type", 10000, TYPED_DIGITS)
+        number, why = callback_number(typed.digits)
+        if number is None:
+            log.info("callback_number_refused", reason=why, digits=len(typed.digits))
+            await event("callback_number_refused", reason=why)
+            await req.stream_file(f"{sounds}/callback-refused")
+    if number is None:
+        await req.stream_file(f"{sounds}/callback-back-to-queue")
+        return
+    topic = call.get("topic")
+    display = routing.callback_display(config, call.get("office_id"), topic)
+    callback_id = await deps.callbacks.create(
+        linkedid=linkedid, number=number, queue=queue, topic=topic, home_site=call.get("home_site"),
+        office_id=call.get("office_id"), display=display, arrival_at=call["queued_at"], now=base.clock())
+    log.info("callback_booked", callback_id=callback_id, queue=queue)
+    await event("callback_booked", callback_id=callback_id, number=number, queue=queue)
+    await _record("callback_outcome", base.store.update_call(linkedid, outcome="callback"))
+    await req.set_variable(v.ACTION, v.ACTION_HANGUP)
+    await req.set_variable(v.DONE, "1")
+    await req.stream_file(f"{sounds}/callback-booked")
+
+
+async def callback_dial(req: AGIRequest, deps: CallbackDeps) -> None:
+    """The queue leg was answered by an advisor: record it, and let the dialplan dial the business."""
+    channel = req.params.get("channel", "")
+    if parse_channel_id(channel) is None:
+        log.warning("callback_unknown_channel", channel=channel[:40])
+        return
+    peer = (await req.get_full_variable("${CHANNEL(name)}") or "").removesuffix(";1") + ";2"
+    advisor = await req.get_full_variable(f"${{IMPORT({peer},MEMBERNAME)}}") or None
+    row = await deps.callbacks.connected(channel, advisor, deps.inbound.clock())
+    if row is None:
+        log.warning("callback_not_dialled", channel=channel)   # ended, cancelled or already dialled
+        return
+    req.bind(linkedid=row["linkedid"], callback_id=row["id"])
+    config = deps.inbound.config
+    await _record("callback_dialed", deps.inbound.store.add_event(
+        row["linkedid"], deps.inbound.clock(), "agi", "callback_dialed",
+        {"attempt": row["attempt"], "advisor": advisor}))
+    log.info("callback_dialing", advisor=advisor, attempt=row["attempt"])
+    await req.set_variable("CALLERID(all)", f'"{config.national_number}" <{config.national_number}>')
+    await req.set_variable("CCPROS_CB_NUMBER", row["number"])
+    await req.set_variable("CCPROS_CB_TRUNK", config.trunk.name)
+    await req.set_variable("CCPROS_CB_RING", str(config.callback.ring_seconds if config.callback else 30))
+    await req.set_variable(v.DONE, "1")
+
+
+async def callback_result(req: AGIRequest, deps: CallbackDeps) -> None:
+    channel = req.params.get("channel", "")
+    status = (req.params.get("status") or "").upper()
+    config = deps.inbound.config
+    if parse_channel_id(channel) is None or config.callback is None:
+        return
+    result = DIAL_RESULTS.get(status, "failed" if status else "not_dialled")
+    if result == "not_dialled":
+        return          # the attempt was not dialled (app down): the dialer places it again
+    ended = await deps.callbacks.ended(channel, result, deps.inbound.clock(), config.callback)
+    if ended is None:
+        return
+    req.bind(linkedid=ended["linkedid"], callback_id=ended["callback_id"])
+    log.info("callback_attempt_ended", result=result, status=ended["status"], attempt=ended["attempt"])
+    await _record("callback_result", deps.inbound.store.add_event(
+        ended["linkedid"], deps.inbound.clock(), "agi", "callback_result",
+        {"attempt": ended["attempt"], "result": result, "status": ended["status"], "outcome": ended["outcome"]}))
+
+
+def _national(e164: str) -> str:
+    return "0" + e164[3:] if e164.startswith("+33") else e164.lstrip("+")

@@ -205,7 +205,7 @@ class Platform:
             ami_port=self.ports.ami, ami_user=self.secrets.ami_user, ami_secret=self.secrets.ami_secret,
             http_port=self.ports.http, web_port=self.ports.web, sounds_dir=f"{self.instance.dir}/sounds")
         self.runtime.save(self.state_dir / "runtime.json")
-        for name in ("events", "agi", "dialer"):
+        for name in ("events", "agi", "dialer", "notifier"):
             self.start_service(name)
         self.wait_ready()
 

@@ -138,8 +138,7 @@ async def serve_dialer(rt: Runtime) -> None:
 async def serve_notifier(rt: Runtime) -> None:
     """Sends the appointments' written confirmations and reminders from the outbox (SMTP relay, SMS
     gateway of appointments.yaml; credentials from the environment or var/secrets.yaml, see
-    ccpros_agi.appointments.config.load_credentials). Any number may run. Started by hand or by the
-    supervisor: ``ccpros serve notifier --runtime var/runtime.json``."""
+    ccpros_agi.appointments.config.load_credentials). Any number may run; ``ccpros run`` starts one."""
     config = load_config(rt.config_dir)
     appointments_config = load_appointments(config)
     stop = _stop_on_signals()

@@ -32,11 +32,13 @@ def add_config_option(parser: argparse.ArgumentParser) -> None:
 
 def cmd_config_check(args: argparse.Namespace) -> int:
     """Load and check the configuration; print a summary, or every problem on stderr."""
+    from ccpros_agi.advisors.supervision import load_supervisors
     from ccpros_agi.appointments.config import load_appointments
 
     try:
         config = load_config(args.config)
         load_appointments(config)  # appointments.yaml, if there is one
+        load_supervisors(config)   # supervisors.yaml, if there is one
     except ConfigError as exc:
         for problem in exc.problems:
             print(problem, file=sys.stderr)
@@ -169,6 +171,43 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_indicators_refresh(args: argparse.Namespace) -> int:
+    """Recompute the indicators' summary tables (ccpros_agi.indicators.sql.refresh) up to today's start."""
+    from datetime import datetime
+
+    from sqlalchemy import create_engine
+
+    from ccpros_agi.indicators import sql as indicators_sql
+    from ccpros_agi.store.pgcluster import psycopg_url
+
+    url = args.database_url or os.environ.get("CCPROS_DATABASE_URL")
+    if not url:
+        print("--database-url or $CCPROS_DATABASE_URL is needed", file=sys.stderr)
+        return 2
+    try:
+        config = load_config(args.config)
+        since = datetime.fromisoformat(args.since) if args.since else None
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        return 1
+    except ValueError:
+        print(f"--since: not an ISO date or datetime: {args.since!r}", file=sys.stderr)
+        return 2
+    from zoneinfo import ZoneInfo
+
+    tz = ZoneInfo(config.timezone)
+    if since is not None and since.tzinfo is None:
+        since = since.replace(tzinfo=tz)
+    engine = create_engine(psycopg_url(url), connect_args={"options": "-c TimeZone=UTC"})
+    try:
+        window = indicators_sql.refresh_sync_engine(engine, tz=tz, since=since)
+    finally:
+        engine.dispose()
+    print("nothing to refresh" if window is None else f"refreshed {window[0].isoformat()} .. {window[1].isoformat()}")
+    return 0
+
+
 def handlers() -> Mapping[str, Handler]:
     """Dispatcher: the ``command`` default set by each leaf parser -> its function."""
     return {
@@ -177,6 +216,7 @@ def handlers() -> Mapping[str, Handler]:
         "serve": cmd_serve,
         "run": cmd_run,
         "simulate": cmd_simulate,
+        "indicators refresh": cmd_indicators_refresh,
     }
 
 
@@ -218,6 +258,14 @@ def build_parser() -> argparse.ArgumentParser:
                                "state+:SECONDS (default: state+:10)")
     simulate.add_argument("--seed", type=int, default=1, help="random seed (default: 1)")
     simulate.set_defaults(command="simulate")
+
+    indicators = commands.add_parser("indicators", help="indicators' summary tables")
+    indicators_commands = indicators.add_subparsers(dest="action", metavar="ACTION", required=True)
+    refresh = indicators_commands.add_parser("refresh", help="recompute the summary tables up to today")
+    refresh.add_argument("--since", help="recompute from this local date or datetime (default: where it stopped)")
+    refresh.add_argument("--database-url", help="PostgreSQL URL (default: $CCPROS_DATABASE_URL)")
+    add_config_option(refresh)
+    refresh.set_defaults(command="indicators refresh")
 
     return parser
 

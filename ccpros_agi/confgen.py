@@ -81,13 +81,15 @@ def advisor_queues(config: Config, advisor) -> list[tuple[str, int]]:
     return out
 
 
-def _online(topic: Topic, sounds_dir: str) -> tuple[str, ...]:
-    """What can be done online: told to waiting callers half a minute after they join, then each minute:
-    between the position announcements (:func:`_position`: on joining, then on the minute at most), not
-    right after them."""
-    if not topic.online:
+def _periodic(config: Config, topic: Topic, sounds_dir: str) -> tuple[str, ...]:
+    """What can be done online, and the callback key: told to waiting callers half a minute after they
+    join, then one of them each minute in turn: between the position announcements (:func:`_position`:
+    on joining, then on the minute at most), not right after them."""
+    files = ([f"{sounds_dir}/online-{topic.id}"] if topic.online else []) + (
+        [f"{sounds_dir}/callback-offer"] if config.callback else [])
+    if not files:
         return ("periodic-announce-frequency=0",)
-    return (f"periodic-announce={sounds_dir}/online-{topic.id}", "periodic-announce-startdelay=30",
+    return (f"periodic-announce={','.join(files)}", "periodic-announce-startdelay=30",
             "periodic-announce-frequency=60")
 
 
@@ -122,7 +124,7 @@ def render_queues(config: Config, sounds_dir: str) -> str:
             # a key pressed while waiting (the callback key) leaves for this context, if it is there
             "context=ccpros-queue-keys",
             *_position(sounds_dir),
-            *_online(topic, sounds_dir),
+            *_periodic(config, topic, sounds_dir),
         )))
     for advisor in config.advisors:
         out.append(_section(direct_queue_name(advisor.id), (
@@ -179,6 +181,9 @@ def render_extensions(config: Config) -> str:
     for number in outside_numbers(config):
         forms = [number] + ([f"0{number[3:]}"] if number.startswith("+33") else [])
         out.extend(f"exten => {form},1,Goto(ccpros-dial-outside,{number},1)\n" for form in forms)
+    out.append("\n; pause reasons (platform.yaml pause_reasons): *23<digit> pauses with the reason returned\n")
+    out.append("[ccpros-pause-reasons]\n")
+    out.extend(f"exten => {key},1,Return({reason})\n" for key, reason in config.pause_reasons)
     return "".join(out)
 
 

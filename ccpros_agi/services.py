@@ -15,6 +15,10 @@ import structlog
 from aiohttp import web
 
 from ccpros_agi import web as webapp
+from ccpros_agi import web_supervision
+from ccpros_agi.advisors.live import Live
+from ccpros_agi.advisors.store import AdvisorStore
+from ccpros_agi.advisors.supervision import load_supervisors
 from ccpros_agi.agi.fastagi import AGIRequest, FastAGIServer
 from ccpros_agi.agi.inbound import InboundDeps, inbound
 from ccpros_agi.callbacks.agi import CallbackDeps
@@ -79,20 +83,27 @@ async def serve_events(rt: Runtime) -> None:
     journey = Journey(store, advisors.get, config.directory.internal_lines())
     widener: Widener | None = None
 
+    # advisors' states and the wallboard's live view (issue 6: ccpros_agi/advisors, web_supervision)
+    live = Live(config, AdvisorStore(store.engine))
+
     async def on_event(event) -> None:
         await journey(event)
         if widener is not None:
             await widener.on_event(event)
+        await live.on_event(event)
 
     ami = AMIClient(rt.host, rt.ami_port, rt.ami_user, rt.ami_secret, on_event)
     widener = Widener(ami, store, config)
+    live.ami = ami
     await ami.start()
+    live_task = asyncio.create_task(live.run(), name="advisors-live")
     widening = asyncio.create_task(widener.run(), name="widening")
     appointments_config = load_appointments(config)  # None: no appointments.yaml, no agenda routes
     appointments = AppointmentStore(store.engine, appointments_config) if appointments_config else None
-    runner = web.AppRunner(webapp.make_app(store, ami, config, history_days=config.history_days,
-                                           appointments=appointments),
-                           access_log=None)
+    app = webapp.make_app(store, ami, config, history_days=config.history_days, appointments=appointments)
+    web_supervision.add_routes(app, live=live, store=live.store, ami=ami, config=config,
+                               supervisors=load_supervisors(config))
+    runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     await web.TCPSite(runner, rt.host, rt.web_port).start()
     log.info("web_ready", url=f"http://{rt.host}:{rt.web_port}/")
@@ -106,6 +117,7 @@ async def serve_events(rt: Runtime) -> None:
     finally:
         stopped.cancel()
         widening.cancel()
+        live_task.cancel()
         await runner.cleanup()
         await ami.close()
         await store.close()

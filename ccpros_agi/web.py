@@ -38,6 +38,10 @@ def make_app(store, ami: AMIClient, config: Config, *, history_days: int = 30,
 
         web_appointments.add_routes(app, appointments, directory=config.directory,
                                     advisors=[a.id for a in config.advisors])
+    if getattr(store, "engine", None) is not None:  # indicators and reports (ccpros_agi.web_indicators)
+        from ccpros_agi import web_indicators
+
+        web_indicators.add_routes(app, store, config)
     return app
 
 

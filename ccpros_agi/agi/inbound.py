@@ -22,6 +22,7 @@ from sqlalchemy import func, select
 from ccpros_agi import routing, waiting
 from ccpros_agi.agi import variables as v
 from ccpros_agi.agi.fastagi import AGIError, AGIRequest, ChannelHungUp
+from ccpros_agi.callbacks import policy as callback_policy
 from ccpros_agi.config import Config
 from ccpros_agi.confgen import advisor_queues
 from ccpros_agi.numbers import clean_raw, stored_number, to_e164
@@ -186,16 +187,18 @@ async def announce_wait(call: Call, queue: str, plan: routing.QueuePlan, now: da
     except AGIError:
         return
     said: list[str] = []
+    # a long wait: the callback key is offered too (ccpros_agi.callbacks)
+    offer = callback_policy.offer_at_entry(call.deps.config.callback, announcement.reason, announcement.mean_s)
     try:
-        for prompt in announcement.prompts:
+        for prompt in announcement.prompts + (("callback-offer",) if offer else ()):
             await call.play(prompt)
             said.append(prompt)
     except AGIError as exc:             # hung up, or a missing prompt: record what was really said
         log.info("wait_announcement_cut", reason=str(exc))
     finally:
         record = announcement.record() | {"said": said, "queue": queue, "handling_s": round(observed.handling_s, 1),
-                                          "pools": [asdict(p) for p in observed.pools]}
-        if said != list(announcement.prompts):
+                                          "pools": [asdict(p) for p in observed.pools], "callback_offered": offer}
+        if said[:len(announcement.prompts)] != list(announcement.prompts):
             record |= {"estimate_s": None, "minutes": None, "planned": list(announcement.prompts)}
         log.info("wait_announced", position=announcement.position, reason=announcement.reason,
                  minutes=record["minutes"], said=said)

@@ -100,3 +100,18 @@ def texts(config) -> dict[str, str]:
     }
     out.update({f"callback-whisper-{t.id}": f"Rappel d'un appelant. {t.label}." for t in config.topics})
     return out
+
+
+#: waiting.Announcement reasons after which the caller will wait (or we cannot tell how long, but long)
+_LONG_WAIT = ("nobody_staffed", "too_long")
+
+
+def offer_at_entry(settings: Callback | None, reason: str, mean_s: float | None) -> bool:
+    """Offer the callback key as the call joins its queue: when callbacks are on and the caller will
+    wait at least ``offer_after_seconds`` on average, or long (nobody staffed, beyond any estimate).
+    Not when they will be answered at once, ring their last advisor, or the state is unknown."""
+    if settings is None:
+        return False
+    if reason in _LONG_WAIT:
+        return True
+    return reason == "estimate" and mean_s is not None and mean_s >= settings.offer_after_seconds

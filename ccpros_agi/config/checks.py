@@ -46,6 +46,7 @@ def build_config(parsed: dict[str, Any], source: Path, out: Collector) -> Config
     trunk = _check_platform(platform, topics, numbers, out) if platform else None
     individuals = _check_individuals(platform, topics, numbers, out) if platform else None
     callback = _check_callback(platform, out) if platform else None
+    pause_reasons = _check_pause_reasons(platform, out) if platform else ()
     site_models = _check_sites(sites, out) if sites else None
     topic_models = _check_topics(topics, out) if topics else None
     advisor_models = (
@@ -81,6 +82,7 @@ def build_config(parsed: dict[str, Any], source: Path, out: Collector) -> Config
         history_days=platform.history_days,
         callback=callback,
         repeat_caller_seconds=platform.repeat_caller_seconds,
+        pause_reasons=pause_reasons,
     )
 
 
@@ -465,3 +467,21 @@ def _parse_time(value: Any, entry: str, out: Collector) -> time | None:
     if value == END_OF_DAY:
         return time.max  # "24:00": open until midnight (ends are excluded)
     return time(int(match[1]), int(match[2]))
+
+
+def _check_pause_reasons(p: PlatformRaw, out: Collector) -> tuple[tuple[str, str], ...]:
+    """platform.yaml's pause_reasons: {digit: reason id}; advisors pause with *23<digit>."""
+    f, seen, reasons = "platform.yaml", set(), []
+    for key, reason in sorted(p.pause_reasons.items()):
+        if not 0 <= key <= 9:
+            out.add(f, f"pause_reasons.{key}", f"key {key} must be a single digit from 0 to 9 (advisors dial "
+                    "*23 then this digit); e.g. 1: break")
+        elif not ID_RE.fullmatch(reason) and not re.fullmatch(r"[a-z0-9_]+", reason):
+            out.add(f, f"pause_reasons.{key}", f"reason {reason!r} is invalid; use lowercase letters, digits, "
+                    "'-' or '_', e.g. back_office")
+        elif reason in seen:
+            out.add(f, f"pause_reasons.{key}", f"reason {reason!r} is given twice; give each reason one key")
+        else:
+            seen.add(reason)
+            reasons.append((str(key), reason))
+    return tuple(reasons)

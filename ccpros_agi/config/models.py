@@ -136,6 +136,8 @@ class Config:
     repeat_caller_seconds: int = 8
     # Callbacks offered to waiting callers; None: not offered.
     callback: Callback | None = None
+    # Reasons an advisor may pause with: (key digit of *23<digit>, reason id), e.g. (("1", "break"),).
+    pause_reasons: tuple[tuple[str, str], ...] = ()
     # The office (SIE) directory, from offices.csv; empty when the file does not exist.
     directory: Directory = field(default_factory=_empty_directory)
 

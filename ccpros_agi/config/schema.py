@@ -55,6 +55,7 @@ class PlatformRaw(Raw):
     history_days: StrictInt = 30
     repeat_caller_seconds: StrictInt = 8
     callback: CallbackRaw | None = None
+    pause_reasons: dict[StrictInt, str] = {}
 
 
 class SiteRaw(Raw):

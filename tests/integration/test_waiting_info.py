@@ -48,7 +48,8 @@ def test_nobody_staffed_position_recorded_and_no_time_said(platform, caller, rec
     assert (one["queue"], one["position"], two["queue"], two["position"]) == (
         "q-pau-conseiller", 1, "q-pau-conseiller", 2)
     for said in (one, two):
-        assert (said["reason"], said["estimate_s"], said["said"]) == ("nobody_staffed", None, [])
+        # nothing about time; a long wait: the callback key is offered (the test configuration has callbacks)
+        assert (said["reason"], said["estimate_s"], said["said"]) == ("nobody_staffed", None, ["callback-offer"])
     # app_queue said each caller's position when the call joined the queue
     log = queue_log()
     told = re.findall(r"Told (\S+) in q-pau-conseiller their queue position \(which was (\d+)\)", log)
@@ -66,7 +67,7 @@ def test_busy_advisor_bound_said_and_grows_with_position(platform, phones, calle
 
     call_2 = caller.sipp(NATIONAL, second, dtmf="1", hangup_after_ms=12000).start()
     two = announced(records, second)
-    call_3 = caller.sipp(NATIONAL, third, dtmf="1", hangup_after_ms=6000).start()
+    call_3 = caller.sipp(NATIONAL, third, dtmf="1", hangup_after_ms=12000).start()
     three = announced(records, third)
     for call in (call_1, call_2, call_3):
         assert call.wait(60).ok
@@ -74,7 +75,8 @@ def test_busy_advisor_bound_said_and_grows_with_position(platform, phones, calle
     assert (two["queue"], two["position"], three["position"]) == ("q-tva", 1, 2)
     for said in (two, three):
         assert said["reason"] == "estimate"
-        assert said["said"] == [waiting.estimate_prompt(said["minutes"])]       # played to the end
+        assert said["said"][0] == waiting.estimate_prompt(said["minutes"])       # played to the end
+        assert said["said"][1:] == ["callback-offer"]      # the test configuration offers it from 0 s
         assert said["estimate_s"] == 60 * said["minutes"] >= said["bound_s"] > said["mean_s"] > 0
         assert said["pools"] == [{"staffed": 1, "free": 0, "waiting_elsewhere": 0, "after_s": 0.0}]
     assert three["bound_s"] > two["bound_s"]

@@ -82,3 +82,14 @@ def test_callbacks_need_a_way_out_and_sane_settings(tmp_path):
     assert any("single digit" in m for m in bad) and any("'max_attempts' must be between 1 and 10" in m for m in bad)
     bad_uri = _platform_problems(tmp_path / "c", lambda d: d["trunk"].update(contact="carrier"))
     assert any("not a SIP URI" in m for m in bad_uri)
+
+
+def test_the_callback_is_offered_when_the_wait_will_be_long():
+    from ccpros_agi.callbacks.policy import offer_at_entry
+
+    settings = Callback(offer_after_seconds=60)
+    assert offer_at_entry(settings, "estimate", 90.0) and not offer_at_entry(settings, "estimate", 30.0)
+    assert offer_at_entry(settings, "too_long", None) and offer_at_entry(settings, "nobody_staffed", None)
+    for reason in ("answered_at_once", "direct_offer", "no_state"):
+        assert not offer_at_entry(settings, reason, 600.0)
+    assert not offer_at_entry(None, "too_long", None)

@@ -160,7 +160,7 @@ CASES = [
     pytest.param(data_edit("platform.yaml", lambda d: d.update(general_topc="tva")),
                  "platform.yaml", "(top level)", "unknown key 'general_topc'; remove it or fix its spelling "
                  "(allowed keys: national_number, timezone, menu, general_topic, trunk, individuals, admin_gateway, "
-                 "advisor_dial_allowed, history_days, repeat_caller_seconds, callback)",
+                 "advisor_dial_allowed, history_days, repeat_caller_seconds, callback, pause_reasons)",
                  id="unknown-key-top"),
     pytest.param(data_edit("advisors.yaml", lambda d: d["advisors"][1].update(topcis=["tva"])),
                  "advisors.yaml", "advisors[1] (id 'pau-02')",

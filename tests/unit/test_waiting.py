@@ -237,11 +237,12 @@ async def test_entry_one_busy_advisor_a_bound_is_said_and_recorded(config):
     asterisk = FakeAsterisk(members={"q-tva": {"PJSIP/alencon-01": (0, False)}},
                             devices={"PJSIP/alencon-01": "INUSE"}, waiting_in={"q-tva": 1})
     data = await announce(config, asterisk, "q-tva")
-    assert asterisk.played == ["/snd/wait-under-20"]              # position 2, one advisor, 300 s: 1167 s
+    # position 2, one advisor, 300 s: 1167 s; a long wait: the callback key is offered (callback in config)
+    assert asterisk.played == ["/snd/wait-under-20", "/snd/callback-offer"]
     assert data | {"pools": None} == {
-        "position": 2, "reason": "estimate", "estimate_s": 1200.0, "minutes": 20, "said": ["wait-under-20"],
-        "bound_s": round(300 * erlang_quantile(2, 0.9), 1), "mean_s": 600.0, "queue": "q-tva",
-        "handling_s": 300.0, "pools": None}
+        "position": 2, "reason": "estimate", "estimate_s": 1200.0, "minutes": 20,
+        "said": ["wait-under-20", "callback-offer"], "bound_s": round(300 * erlang_quantile(2, 0.9), 1),
+        "mean_s": 600.0, "queue": "q-tva", "handling_s": 300.0, "pools": None, "callback_offered": True}
     assert data["pools"] == [{"staffed": 1, "free": 0, "waiting_elsewhere": 0, "after_s": 0.0}]
 
 
@@ -254,7 +255,7 @@ async def test_entry_counts_callers_waiting_for_the_same_advisors_elsewhere(conf
     data = await announce(config, asterisk, "q-tva")
     assert data["pools"] == [{"staffed": 1, "free": 0, "waiting_elsewhere": 2, "after_s": 0.0}]
     assert (data["position"], data["bound_s"]) == (1, round(300 * erlang_quantile(3, 0.9), 1))
-    assert asterisk.played == ["/snd/wait-under-30"]
+    assert asterisk.played == ["/snd/wait-under-30", "/snd/callback-offer"]
 
 
 async def test_entry_home_site_empty_the_bound_starts_when_the_call_widens(config):
@@ -273,7 +274,7 @@ async def test_entry_home_site_empty_the_bound_starts_when_the_call_widens(confi
 async def test_entry_nothing_said_when_nobody_is_staffed_or_someone_is_free(config):
     nobody = await announce(config, FakeAsterisk(waiting_in={"q-tva": 1}), "q-tva")
     assert (nobody["position"], nobody["reason"], nobody["said"], nobody["estimate_s"]) == (
-        2, "nobody_staffed", [], None)
+        2, "nobody_staffed", ["callback-offer"], None)          # nothing about time; the callback is offered
     free = FakeAsterisk(members={"q-tva": {"PJSIP/alencon-01": (0, False)}}, devices={"PJSIP/alencon-01": "NOT_INUSE"})
     data = await announce(config, free, "q-tva")
     assert (data["reason"], data["said"], free.played) == ("answered_at_once", [], [])

@@ -180,3 +180,17 @@ class AMIClient:
         for future in [*self._pending.values(), *self._list_done.values()]:
             if not future.done():
                 future.set_exception(AMIError("AMI connection lost"))
+
+
+async def every(interval_s: float, tick: Callable[[], Awaitable[None]], name: str) -> None:
+    """Run ``tick`` every ``interval_s`` seconds, for ever: an AMI hiccup (not connected, a timeout) is
+    logged as skipped, anything else as failed, and the next round comes anyway."""
+    while True:
+        await asyncio.sleep(interval_s)
+        try:
+            await tick()
+        except AMIError as exc:
+            log.warning(f"{name}_skipped", error=str(exc))
+        except Exception:
+            log.exception(f"{name}_failed")
+

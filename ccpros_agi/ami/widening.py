@@ -27,7 +27,7 @@ from datetime import datetime, timezone
 
 import structlog
 
-from ccpros_agi.ami.client import AMIError
+from ccpros_agi.ami.client import AMIError, every
 from ccpros_agi.ami.journey import event_time
 from ccpros_agi.config import Config
 from ccpros_agi.overflow import Snapshot, StateBased, WaitingCall, parse_policy, widenings
@@ -134,14 +134,7 @@ class Widener:
 
     # --- the decisions ------------------------------------------------------------------------------------
     async def run(self) -> None:
-        while True:
-            await asyncio.sleep(self.interval_s)
-            try:
-                await self.tick()
-            except AMIError as exc:
-                log.warning("widening_skipped", error=str(exc))
-            except Exception:
-                log.exception("widening_failed")
+        await every(self.interval_s, self.tick, "widening")
 
     async def tick(self) -> None:
         if not self.policies or not self.ami.connected.is_set():

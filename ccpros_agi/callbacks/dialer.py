@@ -19,13 +19,12 @@ dialled, and counted as ended (``unknown``) if they were.
 """
 from __future__ import annotations
 
-import asyncio
 from datetime import datetime, timedelta, timezone
 
 import structlog
 
 from ccpros_agi import routing
-from ccpros_agi.ami.client import AMIError
+from ccpros_agi.ami.client import every
 from ccpros_agi.config import Config
 
 from .policy import parse_channel_id, position_for, queue_leg_id
@@ -53,14 +52,7 @@ class Dialer:
         self.topics = {t.id: t for t in config.topics}
 
     async def run(self) -> None:
-        while True:
-            await asyncio.sleep(self.interval_s)
-            try:
-                await self.tick()
-            except AMIError as exc:
-                log.warning("dialer_skipped", error=str(exc))
-            except Exception:
-                log.exception("dialer_failed")
+        await every(self.interval_s, self.tick, "dialer")
 
     async def tick(self) -> None:
         settings = self.config.callback

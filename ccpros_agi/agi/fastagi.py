@@ -368,6 +368,17 @@ class AGIRequest:
         code = int(reply.result) if reply.result.isdigit() else 0
         return chr(code) if code > 0 else None
 
+    async def say_datetime(self, epoch: int, escape_digits: str = "", format: str = "", timezone: str = "") -> str | None:
+        """Say a moment in the channel's language (SayUnixTime format); returns the escape digit pressed."""
+        if not _ESCAPE_DIGITS_RE.match(escape_digits) or any(c in format + timezone for c in '"\r\n'):
+            raise ValueError("invalid SAY DATETIME arguments")
+        reply = await self.command(f'SAY DATETIME {int(epoch)} "{escape_digits}" "{format}" "{timezone}"',
+                                   timeout=MEDIA_TIMEOUT)
+        if reply.result == "-1":
+            raise self._hung_up("channel hung up during SAY DATETIME", reply)
+        code = int(reply.result) if reply.result.isdigit() else 0
+        return chr(code) if code > 0 else None
+
     async def get_data(
         self, path: str, timeout_ms: int, max_digits: int, *, timeout: float | None = None
     ) -> DigitsResult:

@@ -110,6 +110,8 @@ async def inbound(req: AGIRequest, deps: InboundDeps) -> None:
         await call.event("closed")
         await call.finish(v.ACTION_HANGUP)
         await call.play("closed")
+        from ccpros_agi.callbacks.agi import closed_callback   # (it imports this module)
+        await closed_callback(call, entry, now)
         return
     await menu(call, entry, now)
 

@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 import structlog
 
@@ -21,12 +22,13 @@ from ccpros_agi.agi.fastagi import AGIRequest
 from ccpros_agi.agi.inbound import InboundDeps, _record
 from ccpros_agi.numbers import to_e164
 
-from .policy import DIAL_RESULTS, callback_number, parse_channel_id
+from .policy import DIAL_RESULTS, callback_number, callback_slots, parse_channel_id
 from .store import CallbackStore
 
 log = structlog.get_logger("ccpros.agi.callback")
 
 CONFIRM, OTHER = "1", "2"
+SLOT_SAID = "A d B 'digits/at' HM"     # SayUnixTime format: "mardi 24 novembre à 8 heures 30"
 TYPED_DIGITS = 10
 
 
@@ -51,9 +53,28 @@ async def callback(req: AGIRequest, deps: CallbackDeps) -> None:
         log.warning("callback_not_possible", queue=queue, known=call is not None)
         return                                          # back to the queue (no CCPROS_DONE)
     await event("callback_asked", position=await req.get_variable("QUEUEPOSITION"))
+    number = await ask_number(req, sounds, event)
+    if number is None:
+        await req.stream_file(f"{sounds}/callback-back-to-queue")
+        return
+    topic = call.get("topic")
+    display = routing.callback_display(config, call.get("office_id"), topic)
+    callback_id = await deps.callbacks.create(
+        linkedid=linkedid, number=number, queue=queue, topic=topic, home_site=call.get("home_site"),
+        office_id=call.get("office_id"), display=display, arrival_at=call["queued_at"], now=base.clock())
+    log.info("callback_booked", callback_id=callback_id, queue=queue)
+    await event("callback_booked", callback_id=callback_id, number=number, queue=queue)
+    await _record("callback_outcome", base.store.update_call(linkedid, outcome="callback"))
+    await req.set_variable(v.ACTION, v.ACTION_HANGUP)
+    await req.set_variable(v.DONE, "1")
+    await req.stream_file(f"{sounds}/callback-booked")
+
+
+async def ask_number(req: AGIRequest, sounds: str, event) -> str | None:
+    """The number to call back: the caller ID if it can be called back and the caller confirms it (a key
+    pressed while it is read out counts), else typed (two tries); None if none."""
     number, why = callback_number(to_e164(req.env.get("callerid", "")) or req.env.get("callerid", ""))
     if number is not None:
-        # a key pressed while the number is read out counts: callers answer before the question ends
         keys = CONFIRM + OTHER
         key = (await req.stream_file(f"{sounds}/callback-confirm-intro", keys)
                or await req.say_digits(_national(number), keys)
@@ -69,20 +90,49 @@ async def callback(req: AGIRequest, deps: CallbackDeps) -> None:
             log.info("callback_number_refused", reason=why, digits=len(typed.digits))
             await event("callback_number_refused", reason=why)
             await req.stream_file(f"{sounds}/callback-refused")
-    if number is None:
-        await req.stream_file(f"{sounds}/callback-back-to-queue")
+    return number
+
+
+async def closed_callback(call, entry, now: datetime) -> None:
+    """The platform is closed (the closed message has been played, the call is marked closed): offer a
+    callback at one of the next opening slots (keys 1 to 3), confirm the number, book it for that time
+    in the general queue of the call's home site. Its turn is the slot's time."""
+    config, req, sounds = call.deps.config, call.req, call.deps.sounds_dir
+    if config.callback is None:
         return
-    topic = call.get("topic")
-    display = routing.callback_display(config, call.get("office_id"), topic)
-    callback_id = await deps.callbacks.create(
-        linkedid=linkedid, number=number, queue=queue, topic=topic, home_site=call.get("home_site"),
-        office_id=call.get("office_id"), display=display, arrival_at=call["queued_at"], now=base.clock())
-    log.info("callback_booked", callback_id=callback_id, queue=queue)
-    await event("callback_booked", callback_id=callback_id, number=number, queue=queue)
-    await _record("callback_outcome", base.store.update_call(linkedid, outcome="callback"))
-    await req.set_variable(v.ACTION, v.ACTION_HANGUP)
-    await req.set_variable(v.DONE, "1")
-    await req.stream_file(f"{sounds}/callback-booked")
+    slots = callback_slots(config.hours, now)
+    if not slots:
+        return
+    keys = "".join(str(k) for k in range(1, len(slots) + 1))
+    key = await req.stream_file(f"{sounds}/callback-closed-intro", keys)
+    for index, slot in enumerate(slots, start=1):
+        key = (key or await req.stream_file(f"{sounds}/callback-slot-on", keys)
+               or await req.say_datetime(int(slot.timestamp()), keys, SLOT_SAID, config.hours.timezone)
+               or await req.stream_file(f"{sounds}/callback-slot-key-{index}", keys))
+        if key:
+            break
+    if not key:
+        key = (await req.get_data("silence/1", 5000, 1)).digits
+    if key not in keys or not key:
+        await call.event("callback_slots_offered", slots=[s.isoformat() for s in slots], chosen=None)
+        return
+    slot = slots[int(key) - 1]
+    number = await ask_number(req, sounds, call.event)
+    if number is None:
+        await call.event("callback_slots_offered", slots=[s.isoformat() for s in slots], chosen=slot.isoformat())
+        return
+    general = config.general()
+    queue = routing.queue_for(general.id, entry.home_site)
+    callbacks = CallbackStore(call.deps.store.engine)
+    callback_id = await callbacks.create(
+        linkedid=call.linkedid, number=number, queue=queue, topic=general.id, home_site=entry.home_site,
+        office_id=entry.office.id if entry.office else None,
+        display=routing.callback_display(config, entry.office.id if entry.office else None, general.id),
+        arrival_at=slot, now=call.deps.clock(), due_at=slot)
+    log.info("callback_booked", callback_id=callback_id, queue=queue, slot=slot.isoformat())
+    await call.event("callback_booked", callback_id=callback_id, number=number, queue=queue, slot=slot.isoformat())
+    await call.record("callback_outcome", outcome="callback")
+    await req.stream_file(f"{sounds}/callback-closed-booked")
 
 
 async def callback_dial(req: AGIRequest, deps: CallbackDeps) -> None:

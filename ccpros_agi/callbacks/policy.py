@@ -99,6 +99,12 @@ def texts(config) -> dict[str, str]:
         "callback-whisper": "Rappel d'un appelant.",
     }
     out.update({f"callback-whisper-{t.id}": f"Rappel d'un appelant. {t.label}." for t in config.topics})
+    out.update({
+        "callback-closed-intro": "Vous pouvez aussi demander à être rappelé dès notre ouverture.",
+        "callback-closed-booked": "C'est noté. Un conseiller vous rappellera à l'heure choisie. Au revoir.",
+        "callback-slot-on": "Pour être rappelé le",
+    })
+    out.update({f"callback-slot-key-{k}": f"tapez {k}." for k in range(1, SLOTS_OFFERED + 1)})
     return out
 
 
@@ -115,3 +121,34 @@ def offer_at_entry(settings: Callback | None, reason: str, mean_s: float | None)
     if reason in _LONG_WAIT:
         return True
     return reason == "estimate" and mean_s is not None and mean_s >= settings.offer_after_seconds
+
+
+SLOTS_OFFERED = 3
+SLOT_MINUTES = 30
+
+
+def callback_slots(hours, now: datetime, count: int = SLOTS_OFFERED, step_minutes: int = SLOT_MINUTES) -> list[datetime]:
+    """The next ``count`` times the platform can call back (local time): each opening interval's start,
+    then every ``step_minutes`` while it is open (if open now: from the next step). Empty when nothing
+    opens within the look-ahead of :func:`ccpros_agi.routing.next_opening`."""
+    from ccpros_agi import routing
+
+    out: list[datetime] = []
+    moment = routing.next_opening(hours, now)
+    if moment is not None and moment <= now:           # open now: the next step
+        moment = _round_up(moment, step_minutes)
+    while moment is not None and len(out) < count:
+        if routing.is_open(hours, moment):
+            out.append(moment)
+            moment = moment + timedelta(minutes=step_minutes)
+        else:
+            moment = routing.next_opening(hours, moment)
+    return out
+
+
+def _round_up(moment: datetime, step_minutes: int) -> datetime:
+    base = moment.replace(second=0, microsecond=0)
+    extra = (-base.minute) % step_minutes
+    if extra == 0 and base < moment:
+        extra = step_minutes
+    return base + timedelta(minutes=extra)

@@ -42,15 +42,17 @@ class CallbackStore:
         self.engine = engine
 
     async def create(self, *, linkedid: str, number: str, queue: str, topic: str | None, home_site: str | None,
-                     office_id: str | None, display: str | None, arrival_at: datetime, now: datetime) -> int | None:
-        """A new callback, due at once; None if the call already has one."""
+                     office_id: str | None, display: str | None, arrival_at: datetime, now: datetime,
+                     due_at: datetime | None = None) -> int | None:
+        """A new callback, due at ``due_at`` (default: at once); None if the call already has one."""
         async with self.engine.begin() as conn:
             row = (await conn.execute(text(
                 "INSERT INTO callbacks (linkedid, number, queue, topic, home_site, office_id, display, arrival_at,"
                 " requested_at, next_attempt_at) VALUES (:linkedid, :number, :queue, :topic, :home_site,"
-                " :office_id, :display, :arrival_at, :now, :now) ON CONFLICT (linkedid) DO NOTHING RETURNING id"),
+                " :office_id, :display, :arrival_at, :now, :due) ON CONFLICT (linkedid) DO NOTHING RETURNING id"),
                 dict(linkedid=linkedid, number=number, queue=queue, topic=topic, home_site=home_site,
-                     office_id=office_id, display=display, arrival_at=arrival_at, now=now))).first()
+                     office_id=office_id, display=display, arrival_at=arrival_at, now=now,
+                     due=due_at or now))).first()
         return row.id if row else None
 
     async def claim_due(self, now: datetime, settings: Callback, limit: int = 20) -> tuple[list[Placement], list[int]]:

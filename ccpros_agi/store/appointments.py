@@ -31,6 +31,7 @@ from sqlalchemy import (
     Index,
     Integer,
     Text,
+    UniqueConstraint,
     func,
     select,
     text,
@@ -42,6 +43,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ccpros_agi.appointments import agenda as rules
+from ccpros_agi.appointments import calls as call_rules
 from ccpros_agi.appointments.config import AppointmentsConfig
 from ccpros_agi.appointments.messages import Message, render
 
@@ -56,6 +58,7 @@ MESSAGE_CHANNELS = ("email", "sms")
 OUTBOX_STATUSES = ("pending", "sent", "failed")
 EXCLUSION_VIOLATION = "23P01"
 ERROR_MAX = 500  # last_error is cut to this many characters
+CALL_RESULTS = call_rules.RESULTS
 
 
 class Appointment(Base):
@@ -122,8 +125,33 @@ class OutboxMessage(Base):
     sent_at: Mapped[datetime | None] = mapped_column(TSTZ)
 
 
+class AppointmentCall(Base):
+    """One attempt of an appointment's return call (ccpros_agi.appointments.calls): the office's agent
+    first, then the business."""
+
+    __tablename__ = "appointment_calls"
+    __table_args__ = (
+        CheckConstraint(_in("result", CALL_RESULTS), name="result"),
+        UniqueConstraint("appointment_id", "attempt"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    appointment_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("appointments.id", ondelete="CASCADE"))
+    attempt: Mapped[int] = mapped_column(Integer)
+    channel_id: Mapped[str] = mapped_column(Text, unique=True)
+    office_line: Mapped[str] = mapped_column(Text)
+    number: Mapped[str] = mapped_column(Text)
+    caller_id: Mapped[str] = mapped_column(Text)
+    started_by: Mapped[str | None] = mapped_column(Text)
+    started_at: Mapped[datetime] = mapped_column(TSTZ)
+    agent_answered_at: Mapped[datetime | None] = mapped_column(TSTZ)
+    ended_at: Mapped[datetime | None] = mapped_column(TSTZ)
+    result: Mapped[str | None] = mapped_column(Text)
+
+
 appointments = Appointment.__table__
 outbox = OutboxMessage.__table__
+appointment_calls = AppointmentCall.__table__
 
 
 @dataclass(frozen=True)
@@ -418,3 +446,73 @@ class AppointmentStore:
                 status="sent", sent_at=now, attempts=message["attempts"] + 1, last_error=None))
         log.info("message_sent", id=message["id"], key=message["idempotency_key"], channel=message["channel"])
         return SendResult(message["id"], message["idempotency_key"], True)
+
+    # -- return calls (ccpros_agi.appointments.calls) ----------------------------------------------
+    async def start_call(self, appointment_id: int, *, office_line: str, caller_id: str,
+                         started_by: str | None = None, now: datetime | None = None) -> dict[str, Any]:
+        """A new attempt of the appointment's return call (before it is originated); RuleError if the
+        appointment may not be called now or an earlier attempt is still under way."""
+        now = _now(now)
+        async with self.engine.begin() as conn:
+            current = await self._locked(conn, appointment_id)
+            call_rules.check_call(current, now, self.config.timezone)
+            earlier = [_row(r) for r in await conn.execute(
+                select(appointment_calls).where(appointment_calls.c.appointment_id == appointment_id)
+                .order_by(appointment_calls.c.attempt))]
+            if any(call_rules.blocking(c, now) for c in earlier):
+                raise rules.RuleError("conflict", f"a return call of appointment {appointment_id} is already "
+                                                  "under way; wait for it to end")
+            attempt = (earlier[-1]["attempt"] if earlier else 0) + 1
+            row = (await conn.execute(insert(appointment_calls).values(
+                appointment_id=appointment_id, attempt=attempt,
+                channel_id=call_rules.channel_id(appointment_id, attempt), office_line=office_line,
+                number=current["phone"], caller_id=caller_id, started_by=started_by, started_at=now,
+            ).returning(*appointment_calls.c))).one()
+        log.info("appointment_call_started", id=appointment_id, attempt=attempt, by=started_by)
+        return _row(row)
+
+    async def call_answered(self, channel_id: str, now: datetime | None = None) -> dict[str, Any] | None:
+        """The agent answered: the business may be dialled (once). The attempt, or None if it is unknown,
+        over, or already dialled."""
+        now = _now(now)
+        async with self.engine.begin() as conn:
+            row = (await conn.execute(
+                update(appointment_calls).where(appointment_calls.c.channel_id == channel_id,
+                                                appointment_calls.c.agent_answered_at.is_(None),
+                                                appointment_calls.c.ended_at.is_(None))
+                .values(agent_answered_at=now).returning(*appointment_calls.c))).first()
+        return _row(row) if row else None
+
+    async def call_ended(self, channel_id: str, result: str, now: datetime | None = None) -> dict[str, Any] | None:
+        """Record an attempt's result, once (a second report of the same attempt is ignored: None), and
+        the appointment's outcome it implies (honoured, no_answer) if the appointment is still booked.
+        Returns the attempt with ``outcome`` (None: the appointment's status did not change)."""
+        if result not in call_rules.RESULTS:
+            raise ValueError(f"unknown call result {result!r}")
+        now = _now(now)
+        async with self.engine.begin() as conn:
+            row = (await conn.execute(
+                update(appointment_calls).where(appointment_calls.c.channel_id == channel_id,
+                                                appointment_calls.c.ended_at.is_(None))
+                .values(ended_at=now, result=result).returning(*appointment_calls.c))).first()
+            if row is None:
+                return None
+            ended = _row(row)
+            outcome = call_rules.OUTCOME_OF.get(result) if ended["agent_answered_at"] is not None else None
+            changed = None
+            if outcome is not None:
+                changed = (await conn.execute(
+                    update(appointments).where(appointments.c.id == ended["appointment_id"],
+                                               appointments.c.status == "booked")
+                    .values(status=outcome, outcome_at=now, updated_at=now).returning(appointments.c.id))).first()
+        ended["outcome"] = outcome if changed is not None else None
+        log.info("appointment_call_ended", id=ended["appointment_id"], attempt=ended["attempt"], result=result,
+                 outcome=ended["outcome"])
+        return ended
+
+    async def calls(self, appointment_id: int) -> list[dict[str, Any]]:
+        """The return call attempts of an appointment, oldest first."""
+        async with self.engine.connect() as conn:
+            return [_row(r) for r in await conn.execute(
+                select(appointment_calls).where(appointment_calls.c.appointment_id == appointment_id)
+                .order_by(appointment_calls.c.attempt))]

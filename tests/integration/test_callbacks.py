@@ -147,3 +147,36 @@ def test_a_dialer_restart_places_each_callback_once(platform, phones, caller, bu
                     what="callback done")
     assert done["attempts"] == 1 and len(attempts(records, booked["id"])) == 1
     assert company.invites() == [number]
+
+
+def test_a_closed_platform_offers_a_callback_at_the_next_opening(platform, closed_config, caller, records,
+                                                                 new_caller_number):
+    """Closed today (and the days around it): after the closed message, the next three opening slots are
+    offered; the caller picks the second one and confirms their number: a callback due then."""
+    import wave
+    from dataclasses import replace
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from ccpros_agi.callbacks.policy import callback_slots
+    from ccpros_agi.config import load_config
+
+    with wave.open(str(platform.instance.sounds_dir / "closed.wav")) as w:
+        closed_ms = int(1000 * w.getnframes() / w.getframerate())
+    platform.stop_service("agi")
+    platform.start_service("agi", replace(platform.runtime, config_dir=str(closed_config)))
+    try:
+        wait_for(platform.agi_listening, what="FastAGI with the closed configuration")
+        number = new_caller_number()
+        slots = callback_slots(load_config(closed_config).hours, datetime.now(ZoneInfo("Europe/Paris")))
+        call = caller.sipp(NATIONAL, number, more_keys=(("2", closed_ms + 2500), ("1", 3000)),
+                           hangup_after_ms=None, expect_bye=True, timeout_s=120).run(150)
+        assert call.ok, call.output
+        booked = callback_of(records, number)
+        assert booked is not None and booked["status"] == "pending" and booked["queue"] == "q-conseiller"
+        assert booked["next_attempt_at"] == booked["arrival_at"] == slots[1]
+        assert records.final(number)["outcome"] == "callback"
+    finally:
+        platform.stop_service("agi")
+        platform.start_service("agi")
+        wait_for(platform.agi_listening, what="FastAGI back")

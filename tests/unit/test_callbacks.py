@@ -93,3 +93,25 @@ def test_the_callback_is_offered_when_the_wait_will_be_long():
     for reason in ("answered_at_once", "direct_offer", "no_state"):
         assert not offer_at_entry(settings, reason, 600.0)
     assert not offer_at_entry(None, "too_long", None)
+
+
+def test_callback_slots_are_the_next_opening_half_hours():
+    from zoneinfo import ZoneInfo
+
+    from ccpros_agi.callbacks.policy import callback_slots
+
+    hours = load_config(DEMO).hours                 # Monday to Friday 8:30-18:00, French holidays
+    paris = ZoneInfo("Europe/Paris")
+
+    def at(text: str) -> datetime:
+        return datetime.fromisoformat(text).replace(tzinfo=paris)
+
+    assert callback_slots(hours, at("2026-11-23 21:00")) == [at("2026-11-24 08:30"), at("2026-11-24 09:00"),
+                                                            at("2026-11-24 09:30")]
+    # Saturday: Monday morning; open now: from the next half hour; the day's end: the next morning
+    assert callback_slots(hours, at("2026-11-28 11:00"))[0] == at("2026-11-30 08:30")
+    assert callback_slots(hours, at("2026-11-24 08:40"))[:2] == [at("2026-11-24 09:00"), at("2026-11-24 09:30")]
+    assert callback_slots(hours, at("2026-11-24 17:45")) == [at("2026-11-25 08:30"), at("2026-11-25 09:00"),
+                                                            at("2026-11-25 09:30")]
+    # Christmas Day (Friday) is a holiday, then the week-end: Monday the 28th
+    assert callback_slots(hours, at("2026-12-24 19:00"))[0] == at("2026-12-28 08:30")

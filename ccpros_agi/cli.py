@@ -208,6 +208,53 @@ def cmd_indicators_refresh(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_reconcile(args: argparse.Namespace) -> int:
+    """Rebuild from Asterisk's CEL the call journeys the services missed (ccpros_agi.reconcile)."""
+    import asyncio
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from ccpros_agi import reconcile
+    from ccpros_agi.store.repo import CallStore
+
+    url = args.database_url or os.environ.get("CCPROS_DATABASE_URL")
+    if not url:
+        print("--database-url or $CCPROS_DATABASE_URL is needed", file=sys.stderr)
+        return 2
+    try:
+        config = load_config(args.config)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        return 1
+    tz = ZoneInfo(config.timezone)
+    bounds: dict[str, datetime | None] = {}
+    for name in ("since", "until"):
+        text = getattr(args, name)
+        try:
+            value = datetime.fromisoformat(text) if text else None
+        except ValueError:
+            print(f"--{name}: not an ISO date or datetime: {text!r}", file=sys.stderr)
+            return 2
+        bounds[name] = value.replace(tzinfo=tz) if value is not None and value.tzinfo is None else value
+    until = bounds["until"] or datetime.now(tz)
+    since = bounds["since"] or until - reconcile.DEFAULT_LOOKBACK
+    if since >= until:
+        print("--since must be before --until", file=sys.stderr)
+        return 2
+
+    async def run() -> reconcile.Report:
+        store = await CallStore.connect(url)
+        try:
+            return await reconcile.reconcile(store, {a.id: a.site for a in config.advisors},
+                                             since=since, until=until)
+        finally:
+            await store.close()
+
+    print(asyncio.run(run()).summary())
+    return 0
+
+
 def handlers() -> Mapping[str, Handler]:
     """Dispatcher: the ``command`` default set by each leaf parser -> its function."""
     return {
@@ -217,6 +264,7 @@ def handlers() -> Mapping[str, Handler]:
         "run": cmd_run,
         "simulate": cmd_simulate,
         "indicators refresh": cmd_indicators_refresh,
+        "reconcile": cmd_reconcile,
     }
 
 
@@ -266,6 +314,15 @@ def build_parser() -> argparse.ArgumentParser:
     refresh.add_argument("--database-url", help="PostgreSQL URL (default: $CCPROS_DATABASE_URL)")
     add_config_option(refresh)
     refresh.set_defaults(command="indicators refresh")
+
+    reconcile = commands.add_parser("reconcile",
+                                    help="rebuild from Asterisk's CEL the call records the services missed")
+    reconcile.add_argument("--since",
+                           help="calls arrived from this ISO date or datetime (default: 2 days before --until)")
+    reconcile.add_argument("--until", help="calls arrived before this ISO date or datetime (default: now)")
+    reconcile.add_argument("--database-url", help="PostgreSQL URL (default: $CCPROS_DATABASE_URL)")
+    add_config_option(reconcile)
+    reconcile.set_defaults(command="reconcile")
 
     return parser
 

@@ -28,6 +28,7 @@ from ccpros_agi.ami.widening import Widener
 from ccpros_agi.callbacks import agi as callback_agi
 from ccpros_agi.callbacks.dialer import Dialer
 from ccpros_agi.callbacks.store import CallbackStore
+from ccpros_agi.appointments.call_agi import appointment_call_routes
 from ccpros_agi.appointments.config import load_appointments, load_credentials
 from ccpros_agi.appointments.notifier import Notifier
 from ccpros_agi.appointments.senders import dispatcher_for
@@ -64,7 +65,8 @@ async def serve_agi(rt: Runtime) -> None:
 
     server = FastAGIServer({"/inbound": handle_inbound, "/callback": with_callbacks(callback_agi.callback),
                             "/callback-dial": with_callbacks(callback_agi.callback_dial),
-                            "/callback-result": with_callbacks(callback_agi.callback_result)})
+                            "/callback-result": with_callbacks(callback_agi.callback_result),
+                            **appointment_call_routes(config, store.engine)})  # appointments' return calls
     stop = _stop_on_signals()
     port = await server.start(rt.host, rt.agi_port)
     log.info("agi_ready", port=port)

@@ -66,6 +66,9 @@ def add_routes(app: web.Application, store: AppointmentStore, *, directory: Dire
     r.add_get("/agenda/{office}", page_agenda)
     r.add_post("/agenda/{office}/book", page_book)
     r.add_post("/agenda/{office}/cancel/{id}", page_cancel)
+    from ccpros_agi import web_appointment_calls  # return calls (click-to-call); imports this module
+
+    web_appointment_calls.add_routes(app)
 
 
 # --- validation ----------------------------------------------------------------------------------
@@ -373,6 +376,8 @@ async def page_agenda(request: web.Request, *, error: str | None = None, status:
     except Invalid as exc:
         return _page("Agenda", f'<p class="error">{html.escape(exc.message)}</p>', exc.status)
     config, esc = store.config, html.escape
+    from ccpros_agi.web_appointment_calls import call_button, calling_message  # the "Appeler" button
+
     agenda = config.agenda(office_id)
     assert agenda is not None
     reason_id = request.query.get("reason") or agenda.reasons[0]
@@ -393,6 +398,7 @@ async def page_agenda(request: web.Request, *, error: str | None = None, status:
         f"<td>{esc(r['phone'])}</td><td>{esc(r['status'])}</td><td>"
         + (f'<form method="post" action="{base}/cancel/{r["id"]}?{esc(urlencode({"date": day.isoformat()}))}">'
            '<button>Annuler</button></form>' if r["status"] == "booked" and r["starts_at"] > now else "")
+        + call_button(office_id, r, now, day)
         + "</td></tr>" for r in rows)
     reasons = "".join(f'<option value="{esc(rid)}"{" selected" if rid == reason_id else ""}>'
                       f"{esc(config.reason(rid).label)}</option>" for rid in agenda.reasons)
@@ -405,6 +411,7 @@ async def page_agenda(request: web.Request, *, error: str | None = None, status:
                 f'value="{esc(str(form.get(key) or ""))}"></label>')
 
     message = f'<p class="error" id="error">{esc(error)}</p>' if error else ""
+    message += calling_message(request.query)
     if request.query.get("booked"):
         message += f'<p class="ok">Rendez-vous n° {esc(request.query["booked"])} réservé.</p>'
     booking = (f'<form method="post" action="{base}/book?{esc(urlencode({"date": day.isoformat()}))}">'

@@ -184,7 +184,8 @@ class Widener:
             try:
                 await asyncio.wait_for(waiter.rejoined.wait(), REJOIN_TIMEOUT_S)
             except asyncio.TimeoutError:
-                log.warning("widen_not_rejoined", queue=waiter.queue)
+                log.warning("widen_not_rejoined", queue=waiter.queue)   # hung up meanwhile: forgotten
+                waiter.rejoined.set()
             waited = round(now - waiter.joined, 1)
             idle_elsewhere = sum(n for (s, _), n in state.idle_counts.items() if s != waiter.site)
             log.info("call_widened", queue=waiter.queue, position=position, waited_s=waited, reason=reason,

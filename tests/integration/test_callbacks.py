@@ -99,6 +99,15 @@ def test_a_callback_keeps_the_callers_turn(platform, phones, caller, business, r
     assert attempt["result"] == "answered" and attempt["advisor_id"] == "pau-01"
     kinds = records.events(booked["linkedid"])
     assert {"callback_booked", "callback_placed", "callback_dialed", "callback_result"} <= set(kinds)
+    # the advisor is rung first and hears "rappel" (Queue's announce on the queue leg, as CEL saw it), and
+    # only once the advisor answered is the business dialled (Dial on the business leg)
+    legs = records.query("SELECT eventtype, appname, appdata FROM cel WHERE linkedid = %s ORDER BY id",
+                         attempt["channel_id"])
+    queue_app = next(r["appdata"] for r in legs if r["appname"] == "Queue")
+    assert queue_app.split(",")[3].endswith("/callback-whisper-cfe")          # the caller chose CFE
+    assert (platform.instance.sounds_dir / "callback-whisper-cfe.wav").exists()
+    steps = [(r["eventtype"], r["appname"]) for r in legs]
+    assert steps.index(("ANSWER", "Queue")) < next(i for i, step in enumerate(steps) if step[1] == "Dial")
 
 
 def test_an_unanswered_callback_is_retried_then_failed(platform, phones, caller, business, records,

@@ -11,7 +11,7 @@
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 import structlog
@@ -62,12 +62,34 @@ async def callback(req: AGIRequest, deps: CallbackDeps) -> None:
     callback_id = await deps.callbacks.create(
         linkedid=linkedid, number=number, queue=queue, topic=topic, home_site=call.get("home_site"),
         office_id=call.get("office_id"), display=display, arrival_at=call["queued_at"], now=base.clock())
-    log.info("callback_booked", callback_id=callback_id, queue=queue)
-    await event("callback_booked", callback_id=callback_id, number=number, queue=queue)
+    minutes = await _expected_minutes(req, base, linkedid, queue, topic, call.get("home_site"))
+    log.info("callback_booked", callback_id=callback_id, queue=queue, within_minutes=minutes)
+    await event("callback_booked", callback_id=callback_id, number=number, queue=queue, within_minutes=minutes)
     await _record("callback_outcome", base.store.update_call(linkedid, outcome="callback"))
     await req.set_variable(v.ACTION, v.ACTION_HANGUP)
     await req.set_variable(v.DONE, "1")
-    await req.stream_file(f"{sounds}/callback-booked")
+    await req.stream_file(f"{sounds}/callback-booked" if minutes is None else f"{sounds}/callback-within-{minutes}")
+
+
+async def _expected_minutes(req: AGIRequest, base: InboundDeps, linkedid: str, queue: str, topic_id: str | None,
+                            home_site: str | None) -> int | None:
+    """When to expect the call: the waiting information's bound for the caller's place in the queue
+    (ccpros_agi.waiting: "moins de N minutes"), or None when it cannot be defended (then nothing is said
+    about time)."""
+    from ccpros_agi import waiting
+    from ccpros_agi.agi.inbound import Call, observe_wait
+
+    topic = next((t for t in base.config.topics if t.id == topic_id), None) or base.config.general()
+    try:
+        observed = await observe_wait(Call(req, base, linkedid), queue, routing.queue_plan(topic, home_site),
+                                      base.clock())
+        position = int(await req.get_variable("CCPROS_RETURN_POSITION") or 0)
+        if position > 0:            # its place when it left, not the end of the queue
+            observed = replace(observed, position=position)
+        return waiting.decide(observed).minutes
+    except Exception:
+        log.exception("callback_estimate_failed")
+        return None
 
 
 async def ask_number(req: AGIRequest, sounds: str, event) -> str | None:

@@ -11,6 +11,7 @@ import phonenumbers
 from phonenumbers import PhoneNumberType
 
 from ccpros_agi.config.models import Callback
+from ccpros_agi.waiting import SAYABLE_MINUTES
 
 #: The uniqueid of a callback's legs: ``ccpros-cb-<callback id>-<attempt>`` (the business leg) and the
 #: same with ``-q`` (the leg that waits in the queue in the caller's place).
@@ -105,7 +106,13 @@ def texts(config) -> dict[str, str]:
         "callback-slot-on": "Pour être rappelé le",
     })
     out.update({f"callback-slot-key-{k}": f"tapez {k}." for k in range(1, SLOTS_OFFERED + 1)})
+    out.update({f"callback-within-{m}": _within_text(m) for m in SAYABLE_MINUTES})
     return out
+
+
+def _within_text(minutes: int) -> str:
+    delay = "moins d'une minute" if minutes == 1 else f"moins de {minutes} minutes"
+    return f"C'est noté. Un conseiller vous rappellera à votre tour, dans {delay}. Vous pouvez raccrocher."
 
 
 #: waiting.Announcement reasons after which the caller will wait (or we cannot tell how long, but long)

@@ -115,3 +115,9 @@ def test_callback_slots_are_the_next_opening_half_hours():
                                                             at("2026-11-25 09:30")]
     # Christmas Day (Friday) is a holiday, then the week-end: Monday the 28th
     assert callback_slots(hours, at("2026-12-24 19:00"))[0] == at("2026-12-28 08:30")
+
+
+def test_the_caller_is_told_within_how_long_when_it_can_be_said():
+    out = texts(load_config(DEMO))
+    assert "dans moins de 15 minutes" in out["callback-within-15"]
+    assert "moins d'une minute" in out["callback-within-1"]

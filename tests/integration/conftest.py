@@ -29,6 +29,7 @@ TVA_OVERFLOW_S = 5
 CFE_OVERFLOW = "state:0"     # CFE widens once its home site has nobody free and another site has someone
 GATEWAY_IP = "127.0.0.3"     # the administration's network gateway (offices' own lines), simulated
 CALLBACK_KEY = "5"
+CALLBACK_OFFER_AFTER_S = 600   # offered at entry when the expected wait is that long, or nobody is staffed
 
 
 @pytest.fixture(scope="session")
@@ -46,7 +47,8 @@ def business_port() -> int:
 def _gateway_yaml(gateway_port, business_port) -> str:
     # appended to platform.yaml (its own admin_gateway and callback lines are dropped)
     return (f'\nadmin_gateway: "sip:{GATEWAY_IP}:{gateway_port}"\n'
-            f"callback: {{key: \"{CALLBACK_KEY}\", offer_after_seconds: 0, ring_seconds: 5, max_attempts: 2,"
+            f"callback: {{key: \"{CALLBACK_KEY}\", offer_after_seconds: {CALLBACK_OFFER_AFTER_S}, ring_seconds: 5,"
+            f" max_attempts: 2,"
             f" retry_after_seconds: 10, max_attempts_per_number_per_day: 6}}\n"
             f"# trunk contact: sip:{TRUNK_IP}:{business_port}\n")
 

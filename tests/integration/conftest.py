@@ -7,6 +7,7 @@ import os
 import re
 import shutil
 import tempfile
+import time
 import uuid
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -166,6 +167,12 @@ def _dump_on_failure(request, platform):
     report = getattr(request.node, "rep_call", None)
     if report is not None and report.failed:
         _dump_logs(platform)
+    # a test that failed may leave calls behind (a SIPp caller that gave up sends no BYE): they would
+    # wait in the queues and be answered by the next tests' advisors
+    if platform.instance is not None and not re.search(r"^0 active channels", platform.instance.rx(
+            "core show channels count"), re.MULTILINE):
+        platform.instance.rx("channel request hangup all")
+        time.sleep(1)
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)

@@ -1,7 +1,7 @@
 """The indicators: every definition, written once (pure Python; ``sql.py`` is its PostgreSQL twin).
 
 An indicator is computed in two steps, so that any period, grain and cut can be summed from
-summary tables (``indicators_15m``, ``indicators_day``) as well as from the raw ``calls``:
+summary tables (``indicators_cut_15m`` ... ``_month``) as well as from the raw ``calls``:
 
 1. :func:`partials` turns ONE call into additive counters ("partials", all sums except
    ``wait_max``); a bucket's partials are the sums over its calls (:func:`add`);
@@ -151,13 +151,33 @@ def check_thresholds(service_level_s: int, short_abandon_s: int) -> None:
         raise ValueError(f"short-abandon threshold must be one of {', '.join(map(str, SHORT_EDGES))} (seconds)")
 
 
+#: Longest period (days) of a query cut by office at a fine grain: ~300 offices make such an answer
+#: tens of thousands of rows (a month: 160 k at 15 min, 67 k at hour), which cannot be served in 1 s.
+#: Longer ones are refused (HTTP 400); other cuts have the API's general limit (62 days at these grains).
+OFFICE_MAX_DAYS = {"15min": 7, "hour": 14}
+
+
+def check_period(start: datetime, end: datetime, grain: str, by: str) -> None:
+    """ValueError when [start, end) is too long for this grain and cut (:data:`OFFICE_MAX_DAYS`)."""
+    limit = OFFICE_MAX_DAYS.get(grain) if by == "office" else None
+    days = (end - start).total_seconds() / 86400
+    if limit is not None and days > limit:
+        raise ValueError(f"a period of {days:.0f} days is too long for grain {grain} by office (at most {limit} "
+                         f"days; use by=departement, or a coarser grain, for longer periods)")
+
+
+_LE_NAMES = tuple((e, f"answered_le_{e}") for e in WAIT_EDGES)
+_COUNTS = (*OUTCOME_COUNTS, "overflowed", "callbacks_requested", "callbacks_completed", "callbacks_failed",
+           "appointments_booked", "appointments_honoured")
+
+
 def p90_wait(p: Mapping[str, float]) -> float | None:
     answered = p["answered"]
     if answered <= 0:
         return None
     need = math.ceil(0.9 * answered - 1e-9)
-    for e in WAIT_EDGES:
-        if p[f"answered_le_{e}"] >= need:
+    for e, name in _LE_NAMES:
+        if p[name] >= need:
             return float(e)
     return float(p["wait_max"])
 
@@ -177,8 +197,7 @@ def finalize(p: Mapping[str, float], *, service_level_s: int = SERVICE_LEVEL_S,
         "mean_handling_s": _ratio(p["handle_sum"], p["handled"]),
         "abandoned_queue": int(p["abandoned"]) - short, "short_abandons": short,
     }
-    for name in (*OUTCOME_COUNTS, "overflowed", "callbacks_requested", "callbacks_completed",
-                 "callbacks_failed", "appointments_booked", "appointments_honoured"):
+    for name in _COUNTS:
         out[name] = int(p[name])
     out["overflowed_share"] = _ratio(p["overflowed"], p["answered"])
     return out

@@ -106,8 +106,8 @@ def with_links(calls, callbacks, appointments):
 async def loaded(store, db_url):
     calls, callbacks, appointments = generate(2000)
     with connect(db_url) as conn:
-        conn.execute("TRUNCATE callbacks, appointments, indicators_15m, indicators_day, indicators_state "
-                     "RESTART IDENTITY CASCADE")
+        conn.execute("TRUNCATE callbacks, appointments, indicators_cut_15m, indicators_cut_hour, indicators_cut_day, "
+                     "indicators_cut_month, indicators_state RESTART IDENTITY CASCADE")
         insert(conn, "calls", calls)
         insert(conn, "callbacks", callbacks)
         insert(conn, "appointments", appointments)
@@ -123,17 +123,33 @@ def assert_same(got: list[dict], want: list[dict]) -> None:
 
 
 CASES = [(grain, by) for grain in d.GRAINS for by in d.CUTS]
-PERIODS = [  # whole local days, through the DST change; a period with unaligned bounds
+APR1 = datetime(2025, 4, 1, tzinfo=PARIS)
+PERIODS = [  # whole local days, through the DST change; whole months (to the watermarks of the tests
+    # below: 31 March, 2 April, 5 April); quarter-aligned bounds; a period with unaligned bounds
     (DAY0, DAY0 + timedelta(days=8)),
     (DAY0 + timedelta(days=1), DAY0 + timedelta(days=5)),
+    (datetime(2025, 3, 1, tzinfo=PARIS), APR1 + timedelta(days=5)),
+    (APR1, APR1 + timedelta(days=1)),
+    (APR1, APR1 + timedelta(days=4)),
+    (DAY0 + timedelta(days=1, hours=9, minutes=15), DAY0 + timedelta(days=6, hours=14)),
     (DAY0 + timedelta(days=2, hours=10, minutes=7), DAY0 + timedelta(days=6, hours=3)),
 ]
 
 
-async def check_all(store, calls, *, use_rollups: bool, thresholds=((60, 5),)) -> None:
+async def check_all(store, calls, *, use_rollups: bool, thresholds=((60, 5),)) -> set[str | None]:
+    """Every grain x cut x period equals the formulas; returns the summary tables the plans read."""
+    tables: set[str | None] = set()
+    async with store.engine.connect() as conn:
+        watermark = (await conn.execute(sql.text(sql.WATERMARK_SQL))).scalar() if use_rollups else None
     for start, end in PERIODS:
         mine = [c for c in calls if start <= c["arrived_at"] < end]
         for grain, by in CASES:
+            try:
+                d.check_period(start, end, grain, by)
+            except ValueError:  # refused (too long for the grain by office): 400 from the API
+                with pytest.raises(sql.Refused):
+                    await sql.query(store.engine, start=start, end=end, grain=grain, by=by, tz=PARIS)
+                continue
             sums = sorted(d.summed_partials(mine, start=start, end=end, grain=grain, by=by, tz=PARIS,
                                             departements=OFFICES).items(), key=d.sort_key)
             for sl, short in thresholds:
@@ -143,26 +159,41 @@ async def check_all(store, calls, *, use_rollups: bool, thresholds=((60, 5),)) -
                                       departements=OFFICES, service_level_s=sl, short_abandon_s=short,
                                       use_rollups=use_rollups)
                 assert_same(got, want)
+            tables.add(sql.plan(start, end, grain, by, PARIS, watermark).table)
+    return tables
 
 
 async def test_sql_on_raw_calls_equals_the_formulas(loaded):
     store, calls = loaded
-    await check_all(store, calls, use_rollups=False, thresholds=((60, 5), (20, 3), (0, 30)))
+    assert await check_all(store, calls, use_rollups=False, thresholds=((60, 5), (20, 3), (0, 30))) == {None}
 
 
-async def test_summary_tables_plus_raw_equal_the_formulas(loaded):
+ALL_TABLES = {sql.ROLLUP_15M, sql.ROLLUP_HOUR, sql.ROLLUP_DAY, sql.ROLLUP_MONTH, None}
+
+
+async def test_summary_tables_plus_raw_equal_the_formulas(loaded, db_url):
     store, calls = loaded
-    # settled until the 4th local day: the periods read the summary tables, then the raw calls
+    # settled until the 4th local day (31 March): the periods read the summary tables, then the raw calls
     window = await sql.refresh(store.engine, tz=PARIS, until=(DAY0 + timedelta(days=4, hours=5)).astimezone(UTC))
     assert window == (DAY0.astimezone(UTC), (DAY0 + timedelta(days=4)).astimezone(UTC))
-    await check_all(store, calls, use_rollups=True, thresholds=((60, 5), (120, 10)))
+    assert await check_all(store, calls, use_rollups=True, thresholds=((60, 5), (120, 10))) == ALL_TABLES
+    # incremental (from the watermark), across the month's end: 1 and 2 April
+    window = await sql.refresh(store.engine, tz=PARIS, until=(APR1 + timedelta(days=1, hours=23)).astimezone(UTC))
+    assert window == ((DAY0 + timedelta(days=4)).astimezone(UTC), (APR1 + timedelta(days=1)).astimezone(UTC))
+    assert await check_all(store, calls, use_rollups=True) == ALL_TABLES
     # refresh everything; again (idempotent), then everything comes from the summary tables
     for _ in range(2):
         await sql.refresh(store.engine, tz=PARIS, since=DAY0, until=(DAY0 + timedelta(days=9)).astimezone(UTC))
-    await check_all(store, calls, use_rollups=True)
+    assert await check_all(store, calls, use_rollups=True) == ALL_TABLES
     sql_, _, plan = sql.build(DAY0, DAY0 + timedelta(days=8), grain="day", by="office", tz=PARIS,
                               watermark=(DAY0 + timedelta(days=9)).astimezone(UTC))
     assert plan.table == sql.ROLLUP_DAY and plan.raw_from is None
+    with connect(db_url) as conn:  # one row per (bucket, cut, key); months: March and April
+        months = conn.execute("SELECT month, cut, count(*), sum(calls) FROM indicators_cut_month "
+                              "GROUP BY 1, 2 ORDER BY 1, 2").fetchall()
+    assert {m for m, *_ in months} == {datetime(2025, 3, 1).date(), APR1.date()}
+    assert all(total == sum(1 for c in calls if c["arrived_at"].astimezone(PARIS).month == m.month)
+               for m, _, _, total in months)
 
 
 async def test_http_api_json_csv_and_report(loaded):
@@ -197,7 +228,9 @@ async def test_http_api_json_csv_and_report(loaded):
                                 ({"from": "yesterday"}, "from must be a date"),
                                 ({"service_level": "61"}, "service-level threshold"),
                                 ({"from": "2025-01-01", "to": "2025-06-01", "grain": "15min"}, "too long"),
-                                ({"from": "2025-03-02", "to": "2025-03-01"}, "from must be before to")):
+                                ({"from": "2025-03-02", "to": "2025-03-01"}, "from must be before to"),
+                                ({"from": "2025-03-01", "to": "2025-03-15", "grain": "15min", "by": "office"},
+                                 "too long for grain 15min by office (at most 7 days")):
             r = await client.get("/api/indicators", params=params)
             assert r.status == 400 and message in await r.text(), params
         r = await client.get("/reports", params={"from": "2025-03-27", "to": "2025-04-04"})

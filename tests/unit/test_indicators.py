@@ -109,13 +109,42 @@ def test_no_offered_calls_gives_no_rates():
     assert row["answered_rate"] is None and row["service_level"] is None and row["mean_wait_s"] is None
 
 
-def test_sql_plan_uses_summary_tables_only_for_settled_aligned_periods():
+def test_sql_plan_picks_the_coarsest_table_that_tiles_the_period():
     wm = datetime(2025, 3, 4, 23, 0, tzinfo=UTC)  # Paris midnight, 5 March
     start = datetime(2025, 2, 28, 23, 0, tzinfo=UTC)  # Paris midnight, 1 March
     end = datetime(2025, 3, 5, 12, 0, tzinfo=UTC)
     p = sql.plan(start, end, "day", "office", PARIS, wm)
     assert (p.table, p.roll_to, p.raw_from) == (sql.ROLLUP_DAY, wm, wm)
-    assert sql.plan(start, end, "hour", "office", PARIS, wm).table is None
-    assert sql.plan(start, end, "hour", "site", PARIS, wm).table == sql.ROLLUP_15M
+    # month rows hold their days before the watermark: a month start .. the watermark reads them whole
+    assert sql.plan(start, end, "month", "office", PARIS, wm).table == sql.ROLLUP_MONTH
+    assert sql.plan(start, end, "period", "departement", PARIS, wm).table == sql.ROLLUP_MONTH
+    assert sql.plan(start + timedelta(days=1), end, "period", "site", PARIS, wm).table == sql.ROLLUP_DAY
+    assert sql.plan(start, wm - timedelta(days=1), "month", "site", PARIS, wm).table == sql.ROLLUP_DAY
+    assert sql.plan(start, end, "week", "site", PARIS, wm).table == sql.ROLLUP_DAY
+    assert sql.plan(start, end, "hour", "office", PARIS, wm).table == sql.ROLLUP_HOUR
+    assert sql.plan(start, end, "15min", "departement", PARIS, wm).table == sql.ROLLUP_15M
+    assert sql.plan(start + timedelta(hours=9), end, "hour", "site", PARIS, wm).table == sql.ROLLUP_15M
+    assert sql.plan(start + timedelta(hours=9), end, "day", "site", PARIS, wm).table == sql.ROLLUP_15M
     assert sql.plan(start + timedelta(minutes=7), end, "hour", "site", PARIS, wm).table is None
     assert sql.plan(start, end, "day", "site", PARIS, None).table is None
+    assert sql.plan(wm, end, "day", "site", PARIS, wm).table is None
+
+
+def test_office_cut_at_fine_grains_is_refused_beyond_its_limit():
+    start = datetime(2025, 3, 1, tzinfo=PARIS)
+    d.check_period(start, start + timedelta(days=7), "15min", "office")
+    d.check_period(start, start + timedelta(days=31), "15min", "departement")
+    d.check_period(start, start + timedelta(days=31), "day", "office")
+    with pytest.raises(ValueError, match="too long for grain 15min by office"):
+        d.check_period(start, start + timedelta(days=8), "15min", "office")
+    with pytest.raises(sql.Refused, match="too long for grain hour by office") as info:
+        sql.build(start, start + timedelta(days=31), grain="hour", by="office", tz=PARIS, watermark=None)
+    assert info.value.status == 400 and isinstance(info.value, ValueError)
+
+
+def test_refresh_chunks_at_local_month_starts():
+    a = datetime(2025, 1, 15, tzinfo=PARIS).astimezone(UTC)
+    b = datetime(2025, 3, 10, tzinfo=PARIS).astimezone(UTC)
+    chunks = sql.refresh_chunks(a, b, PARIS)
+    assert [(lo.astimezone(PARIS).date().isoformat(), hi.astimezone(PARIS).date().isoformat()) for lo, hi in chunks] \
+        == [("2025-01-15", "2025-02-01"), ("2025-02-01", "2025-03-01"), ("2025-03-01", "2025-03-10")]

@@ -151,6 +151,8 @@ class Platform:
     ports: Ports = field(default_factory=Ports.free)
     database: Database | None = None      # None: start a private cluster in state_dir/pg
     log_dir: Path | None = None
+    # the Python services to run (ccpros_agi.services.SERVICES)
+    service_names: tuple[str, ...] = ("events", "agi", "dialer", "notifier")
 
     config: Config | None = None
     secrets: Secrets | None = None
@@ -205,7 +207,7 @@ class Platform:
             ami_port=self.ports.ami, ami_user=self.secrets.ami_user, ami_secret=self.secrets.ami_secret,
             http_port=self.ports.http, web_port=self.ports.web, sounds_dir=f"{self.instance.dir}/sounds")
         self.runtime.save(self.state_dir / "runtime.json")
-        for name in ("events", "agi", "dialer", "notifier"):
+        for name in self.service_names:
             self.start_service(name)
         self.wait_ready()
 

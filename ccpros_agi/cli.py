@@ -12,9 +12,10 @@ import os
 import sys
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
 from pathlib import Path
 
-from ccpros_agi.config import ConfigError, load_config
+from ccpros_agi.config import Config, ConfigError, load_config
 
 CONFIG_ENV = "CCPROS_CONFIG"
 DEFAULT_CONFIG_DIR = "config"
@@ -54,7 +55,6 @@ def cmd_config_check(args: argparse.Namespace) -> int:
 def cmd_directory_import(args: argparse.Namespace) -> int:
     """Check a CSV of offices against the configuration (sites, numbers) and, if it has no problem,
     make it the configuration's offices.csv (replaced atomically; the services read it at start)."""
-    from datetime import datetime
     from zoneinfo import ZoneInfo
 
     from ccpros_agi.config.schema import OFFICES_FILE
@@ -171,34 +171,51 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _database_and_config(args: argparse.Namespace) -> tuple[str, Config] | int:
+    """(database URL, configuration) of a command working on the records, or its exit code (problems
+    printed)."""
+    url = args.database_url or os.environ.get("CCPROS_DATABASE_URL")
+    if not url:
+        print("--database-url or $CCPROS_DATABASE_URL is needed", file=sys.stderr)
+        return 2
+    try:
+        return url, load_config(args.config)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        return 1
+
+
+def _local_moment(args: argparse.Namespace, name: str, tz) -> datetime | None:
+    """The ``--name`` option as an aware datetime (no offset: in ``tz``); None when not given.
+    ValueError with the message to print when it is not ISO."""
+    text = getattr(args, name)
+    try:
+        value = datetime.fromisoformat(text) if text else None
+    except ValueError:
+        raise ValueError(f"--{name}: not an ISO date or datetime: {text!r}") from None
+    return value.replace(tzinfo=tz) if value is not None and value.tzinfo is None else value
+
+
 def cmd_indicators_refresh(args: argparse.Namespace) -> int:
     """Recompute the indicators' summary tables (ccpros_agi.indicators.sql.refresh) up to today's start."""
-    from datetime import datetime
+    from zoneinfo import ZoneInfo
 
     from sqlalchemy import create_engine
 
     from ccpros_agi.indicators import sql as indicators_sql
     from ccpros_agi.store.pgcluster import psycopg_url
 
-    url = args.database_url or os.environ.get("CCPROS_DATABASE_URL")
-    if not url:
-        print("--database-url or $CCPROS_DATABASE_URL is needed", file=sys.stderr)
-        return 2
-    try:
-        config = load_config(args.config)
-        since = datetime.fromisoformat(args.since) if args.since else None
-    except ConfigError as exc:
-        for problem in exc.problems:
-            print(problem, file=sys.stderr)
-        return 1
-    except ValueError:
-        print(f"--since: not an ISO date or datetime: {args.since!r}", file=sys.stderr)
-        return 2
-    from zoneinfo import ZoneInfo
-
+    found = _database_and_config(args)
+    if isinstance(found, int):
+        return found
+    url, config = found
     tz = ZoneInfo(config.timezone)
-    if since is not None and since.tzinfo is None:
-        since = since.replace(tzinfo=tz)
+    try:
+        since = _local_moment(args, "since", tz)
+    except ValueError as exc:
+        print(exc, file=sys.stderr)
+        return 2
     engine = create_engine(psycopg_url(url), connect_args={"options": "-c TimeZone=UTC"})
     try:
         window = indicators_sql.refresh_sync_engine(engine, tz=tz, since=since)
@@ -211,34 +228,23 @@ def cmd_indicators_refresh(args: argparse.Namespace) -> int:
 def cmd_reconcile(args: argparse.Namespace) -> int:
     """Rebuild from Asterisk's CEL the call journeys the services missed (ccpros_agi.reconcile)."""
     import asyncio
-    from datetime import datetime
     from zoneinfo import ZoneInfo
 
     from ccpros_agi import reconcile
     from ccpros_agi.store.repo import CallStore
 
-    url = args.database_url or os.environ.get("CCPROS_DATABASE_URL")
-    if not url:
-        print("--database-url or $CCPROS_DATABASE_URL is needed", file=sys.stderr)
-        return 2
-    try:
-        config = load_config(args.config)
-    except ConfigError as exc:
-        for problem in exc.problems:
-            print(problem, file=sys.stderr)
-        return 1
+    found = _database_and_config(args)
+    if isinstance(found, int):
+        return found
+    url, config = found
     tz = ZoneInfo(config.timezone)
-    bounds: dict[str, datetime | None] = {}
-    for name in ("since", "until"):
-        text = getattr(args, name)
-        try:
-            value = datetime.fromisoformat(text) if text else None
-        except ValueError:
-            print(f"--{name}: not an ISO date or datetime: {text!r}", file=sys.stderr)
-            return 2
-        bounds[name] = value.replace(tzinfo=tz) if value is not None and value.tzinfo is None else value
-    until = bounds["until"] or datetime.now(tz)
-    since = bounds["since"] or until - reconcile.DEFAULT_LOOKBACK
+    try:
+        since, until = _local_moment(args, "since", tz), _local_moment(args, "until", tz)
+    except ValueError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    until = until or datetime.now(tz)
+    since = since or until - reconcile.DEFAULT_LOOKBACK
     if since >= until:
         print("--since must be before --until", file=sys.stderr)
         return 2
